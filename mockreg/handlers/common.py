@@ -1,0 +1,48 @@
+"""Checks and headers shared by the handlers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List, Optional, Tuple
+
+from .. import digest as digests
+from .. import reference
+from ..errors import RegistryError
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+
+def check_name(name: str) -> None:
+    if not reference.is_valid_name(name):
+        raise RegistryError("NAME_INVALID", {"name": name})
+
+
+def check_digest(registry: "Registry", digest: str) -> str:
+    """Validate a digest the client sent; return its algorithm. 400 DIGEST_INVALID otherwise."""
+    try:
+        return digests.parse(digest, registry.algorithms)
+    except digests.DigestError as exc:
+        raise RegistryError("DIGEST_INVALID", str(exc)) from None
+
+
+def digest_header(registry: "Registry", digest: str) -> List[Tuple[str, str]]:
+    return [("Docker-Content-Digest", digest)] if registry.settings.digest_headers else []
+
+
+def positive_int_arg(value: Optional[str], name: str) -> Optional[int]:
+    """A non-negative integer query parameter such as `n`; 400 when it is anything else."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise RegistryError("UNSUPPORTED", f"query parameter {name} must be a non-negative integer, got {value!r}",
+                            status=400)
+    return int(value)
+
+
+def paginate(items: List[str], n: Optional[int], last: Optional[str]) -> Tuple[List[str], bool]:
+    """The spec's tag/catalog pagination: items after `last`, at most `n`; and whether more remain."""
+    if last is not None:
+        items = [item for item in items if item > last]
+    if n is None:
+        return items, False
+    return items[:n], len(items) > n and n > 0

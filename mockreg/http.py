@@ -1,0 +1,164 @@
+"""A thin, fast view of a WSGI request and the response tuple handlers return.
+
+Handlers run for every test request, so this avoids building werkzeug Request/Response objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from urllib.parse import parse_qs
+
+from .errors import RegistryError
+
+Headers = List[Tuple[str, str]]
+Body = Union[bytes, Iterable[bytes]]
+
+# A body is read in slices of this size so that bytes are hashed while they arrive.
+READ_SLICE = 1 << 20
+
+
+class Request:
+    __slots__ = ("environ", "method", "path", "_query")
+
+    def __init__(self, environ: Dict[str, Any]) -> None:
+        self.environ = environ
+        self.method: str = environ["REQUEST_METHOD"].upper()
+        self.path: str = environ.get("PATH_INFO") or "/"
+        self._query: Optional[Dict[str, List[str]]] = None
+
+    @property
+    def query(self) -> Dict[str, List[str]]:
+        if self._query is None:
+            self._query = parse_qs(self.environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        return self._query
+
+    def arg(self, name: str) -> Optional[str]:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def args(self, name: str) -> List[str]:
+        return self.query.get(name, [])
+
+    def header(self, name: str) -> Optional[str]:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        return self.environ.get(key)
+
+    @property
+    def content_length(self) -> Optional[int]:
+        """The declared body length; None when the body is chunked or undeclared."""
+        raw = self.environ.get("CONTENT_LENGTH")
+        if raw in (None, ""):
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise RegistryError("SIZE_INVALID", f"Content-Length is not a number: {raw!r}") from None
+        if value < 0:
+            raise RegistryError("SIZE_INVALID", "Content-Length is negative")
+        return value
+
+    def has_body(self) -> bool:
+        length = self.content_length
+        return bool(length) or (length is None and self._streams_until_eof())
+
+    def _streams_until_eof(self) -> bool:
+        return bool(self.environ.get("wsgi.input_terminated")) or (
+            "chunked" in (self.environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+        )
+
+    def read_into(self, buffer: bytearray, hasher: Any, limit: Optional[int] = None) -> int:
+        """Append the body to `buffer`, updating `hasher` as each slice arrives.
+
+        With a declared length the buffer grows once and bytes land in place (no copy);
+        a chunked body is read until EOF. Returns the number of bytes read. Raises
+        SIZE_INVALID if more than `limit` bytes arrive or the body ends early.
+        """
+        stream = self.environ["wsgi.input"]
+        length = self.content_length
+        start = len(buffer)
+        if length is None and not self._streams_until_eof():
+            return 0
+        if length is not None and limit is not None and length > limit:
+            raise RegistryError("SIZE_INVALID", f"body of {length} bytes exceeds the limit of {limit}", status=413)
+        if length is not None and start == 0 and hasattr(stream, "readinto"):
+            return self._read_in_place(stream, buffer, hasher, length)
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = stream.read(READ_SLICE if remaining is None else min(remaining, READ_SLICE))
+            if not chunk:
+                break
+            if limit is not None and len(buffer) - start + len(chunk) > limit:
+                del buffer[start:]
+                raise RegistryError("SIZE_INVALID", f"body exceeds the limit of {limit} bytes", status=413)
+            hasher.update(chunk)
+            buffer += chunk
+            if remaining is not None:
+                remaining -= len(chunk)
+        if remaining:
+            del buffer[start:]
+            raise RegistryError("SIZE_INVALID", f"body ended {remaining} bytes short of Content-Length {length}")
+        return len(buffer) - start
+
+    @staticmethod
+    def _read_in_place(stream: Any, buffer: bytearray, hasher: Any, length: int) -> int:
+        # Re-initialising the empty bytearray sizes it once, so a large blob never exists twice.
+        buffer.__init__(length)  # type: ignore[misc]
+        offset = 0
+        with memoryview(buffer) as view:
+            while offset < length:
+                got = stream.readinto(view[offset:min(length, offset + READ_SLICE)])
+                if not got:
+                    break
+                hasher.update(view[offset:offset + got])
+                offset += got
+        if offset < length:
+            del buffer[:]
+            raise RegistryError("SIZE_INVALID", f"body ended after {offset} of {length} bytes")
+        return length
+
+    def read_all(self, limit: int) -> bytes:
+        """The whole body, for small documents such as manifests (413 past `limit`)."""
+        buffer = bytearray()
+        self.read_into(buffer, _NoHash, limit)
+        return bytes(buffer)
+
+    def drain(self) -> None:
+        """Consume an unused body so the connection stays usable for the next request."""
+        buffer = bytearray()
+        self.read_into(buffer, _NoHash)
+
+
+class _NoHash:
+    @staticmethod
+    def update(_: Any) -> None:
+        return None
+
+
+class Response:
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: Optional[Headers] = None, body: Body = b"") -> None:
+        self.status = status
+        self.headers: Headers = headers if headers is not None else []
+        self.body = body
+
+
+def json_response(status: int, payload: bytes, headers: Optional[Headers] = None,
+                  content_type: str = "application/json") -> Response:
+    all_headers = [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
+    if headers:
+        all_headers.extend(headers)
+    return Response(status, all_headers, payload)
+
+
+def empty(status: int, headers: Optional[Headers] = None) -> Response:
+    all_headers = [("Content-Length", "0")]
+    if headers:
+        all_headers.extend(headers)
+    return Response(status, all_headers, b"")
+
+
+def error_response(error: RegistryError) -> Response:
+    return json_response(error.status, error.body(), error.headers)

@@ -1,0 +1,167 @@
+"""Parsing and validating manifests and indexes (OCI and Docker schema 2) and their descriptors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from . import digest as digests
+from .errors import RegistryError
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
+IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+MANIFEST_TYPES = IMAGE_TYPES | INDEX_TYPES
+
+# Layers a registry must not require to be pushed (image-spec layer.md, Docker foreign layers).
+NON_DISTRIBUTABLE_LAYERS = frozenset({
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+})
+
+
+@dataclass
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+
+
+@dataclass
+class ParsedManifest:
+    """What the registry needs to know about a manifest to store and index it."""
+
+    media_type: str
+    blobs: List[Descriptor] = field(default_factory=list)
+    children: List[Descriptor] = field(default_factory=list)
+    subject: Optional[Descriptor] = None
+    artifact_type: Optional[str] = None
+    annotations: Optional[Dict[str, str]] = None
+
+    def referrer_descriptor(self, digest: str, size: int) -> Dict[str, Any]:
+        """The descriptor the referrers API lists for this manifest (spec "Listing Referrers")."""
+        entry: Dict[str, Any] = {"mediaType": self.media_type, "digest": digest, "size": size}
+        if self.artifact_type:
+            entry["artifactType"] = self.artifact_type
+        if self.annotations:
+            entry["annotations"] = self.annotations
+        return entry
+
+
+def media_type_of(content_type: Optional[str]) -> str:
+    """The media type of a Content-Type header, parameters dropped (the spec says to ignore them)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def parse(body: bytes, content_type: Optional[str]) -> ParsedManifest:
+    """Validate a pushed manifest; raise MANIFEST_INVALID naming the first problem found."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _invalid(f"manifest is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise _invalid("manifest must be a JSON object")
+    media_type = _media_type(document, media_type_of(content_type))
+    if document.get("schemaVersion") != 2:
+        raise _invalid("schemaVersion must be 2")
+    if media_type in INDEX_TYPES:
+        parsed = ParsedManifest(media_type, children=_descriptors(document, "manifests", required=True))
+        parsed.artifact_type = _optional_string(document, "artifactType")
+    else:
+        config = _descriptor(document.get("config"), "config")
+        parsed = ParsedManifest(media_type, blobs=[config] + _descriptors(document, "layers", required=True))
+        parsed.artifact_type = _optional_string(document, "artifactType") or config.media_type
+    if media_type in (OCI_MANIFEST, OCI_INDEX) and document.get("subject") is not None:
+        parsed.subject = _descriptor(document["subject"], "subject")
+    annotations = document.get("annotations")
+    if annotations is not None:
+        if not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values()):
+            raise _invalid("annotations must map strings to strings")
+        parsed.annotations = annotations
+    return parsed
+
+
+def is_distributable(descriptor: Descriptor) -> bool:
+    return descriptor.media_type not in NON_DISTRIBUTABLE_LAYERS
+
+
+def _media_type(document: Dict[str, Any], content_type: str) -> str:
+    declared = document.get("mediaType")
+    if declared is not None and not isinstance(declared, str):
+        raise _invalid("mediaType must be a string")
+    if content_type in DOCKER_SCHEMA1 or declared in DOCKER_SCHEMA1:
+        raise _invalid("Docker schema 1 manifests are not supported")
+    if content_type in MANIFEST_TYPES:
+        if declared is not None and declared != content_type:
+            raise _invalid(f"mediaType {declared!r} does not match Content-Type {content_type!r}")
+        return content_type
+    if declared in MANIFEST_TYPES:
+        return declared
+    if declared is not None:
+        raise _invalid(f"unsupported manifest mediaType {declared!r}")
+    if "manifests" in document:
+        return OCI_INDEX
+    if "config" in document:
+        return OCI_MANIFEST
+    raise _invalid(f"cannot tell the manifest type: Content-Type {content_type!r} and no mediaType")
+
+
+def _descriptors(document: Dict[str, Any], key: str, required: bool) -> List[Descriptor]:
+    items = document.get(key)
+    if items is None and not required:
+        return []
+    if not isinstance(items, list):
+        raise _invalid(f"{key} must be a list of descriptors")
+    return [_descriptor(item, f"{key}[{i}]") for i, item in enumerate(items)]
+
+
+def _descriptor(value: Any, where: str) -> Descriptor:
+    if not isinstance(value, dict):
+        raise _invalid(f"{where} must be a descriptor object")
+    media_type, digest, size = value.get("mediaType"), value.get("digest"), value.get("size")
+    if not isinstance(media_type, str) or not media_type:
+        raise _invalid(f"{where}.mediaType must be a non-empty string")
+    if not isinstance(digest, str) or not digests.looks_like_digest(digest):
+        raise _invalid(f"{where}.digest is not a valid digest: {digest!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise _invalid(f"{where}.size must be a non-negative integer")
+    if "data" in value:
+        _check_embedded_data(value["data"], digest, size, where)
+    return Descriptor(media_type, digest, size)
+
+
+def _check_embedded_data(data: Any, digest: str, size: int, where: str) -> None:
+    try:
+        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is None:
+        raise _invalid(f"{where}.data must be base64")
+    if len(raw) != size:
+        raise _invalid(f"{where}.data holds {len(raw)} bytes but size says {size}")
+    algorithm = digest.split(":", 1)[0]
+    if algorithm in digests.supported_algorithms() and digests.of(raw, algorithm) != digest:
+        raise _invalid(f"{where}.data does not match {where}.digest")
+
+
+def _optional_string(document: Dict[str, Any], key: str) -> Optional[str]:
+    value = document.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _invalid(f"{key} must be a string")
+    return value or None
+
+
+def _invalid(detail: str) -> RegistryError:
+    return RegistryError("MANIFEST_INVALID", detail)

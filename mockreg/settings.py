@@ -1,0 +1,76 @@
+"""The optional behaviours a real registry may or may not have, as named switches."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Mapping
+
+
+@dataclass
+class Settings:
+    """Per-registry switches. Defaults: every optional API on, as the reference registry ships.
+
+    Each switch is named after the axis the OCI conformance suite tests, so a registry that
+    lacks an API can be reproduced exactly (see docs/edge-cases.md).
+    """
+
+    blob_delete: bool = True
+    manifest_delete: bool = True
+    tag_delete: bool = True
+    referrers: bool = True
+    anonymous_mount: bool = True
+    upload_cancel: bool = True
+    single_post_upload: bool = True
+    digest_headers: bool = True
+    tag_query_params: bool = True
+    sha512: bool = True
+    sparse_manifests: bool = False
+    chunk_min_length: int = 0
+    manifest_size_limit: int = 4 * 1024 * 1024
+    max_upload_size: int = 16 * 1024 ** 3
+    referrers_page_size: int = 0
+    catalog: bool = True
+    extensions: bool = True
+
+    @classmethod
+    def names(cls) -> list:
+        return [f.name for f in fields(cls)]
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with `changes` applied; unknown names or wrong types raise ValueError."""
+        return dataclasses.replace(self, **coerce(changes))
+
+
+def coerce(changes: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check names and types of settings given as Python values or as strings (CLI, env)."""
+    known = {f.name: f for f in fields(Settings)}
+    result: Dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in known:
+            raise ValueError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
+        kind = type(getattr(Settings(), name))
+        result[name] = _convert(name, value, kind)
+    return result
+
+
+def _convert(name: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"setting {name!r} takes true or false, not {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError(f"setting {name!r} takes a whole number, not {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"setting {name!r} takes a whole number, not {value!r}") from None
+        if number < 0:
+            raise ValueError(f"setting {name!r} must not be negative, got {number}")
+        return number
+    return value

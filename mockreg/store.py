@@ -1,0 +1,255 @@
+"""The registry's state: one content-addressed blob store, per-repository links, manifests,
+tags, the referrers index and upload sessions, all behind one lock.
+
+Nothing here knows HTTP: methods take and return plain values and raise RegistryError.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+
+from .errors import RegistryError
+from .manifests import ParsedManifest, is_distributable
+
+BlobBytes = Union[bytes, bytearray]
+
+
+@dataclass
+class StoredManifest:
+    digest: str
+    media_type: str
+    body: bytes
+    parsed: ParsedManifest
+
+
+@dataclass
+class Repository:
+    name: str
+    blobs: Set[str] = field(default_factory=set)
+    manifests: Dict[str, StoredManifest] = field(default_factory=dict)
+    tags: Dict[str, str] = field(default_factory=dict)
+    # subject digest -> {referrer digest: descriptor}
+    referrers: Dict[str, Dict[str, Dict[str, Any]]] = field(default_factory=dict)
+    # tag -> [(timestamp, digest)], every move in order, for tag-history style extensions
+    tag_history: Dict[str, List[Tuple[float, str]]] = field(default_factory=dict)
+
+
+@dataclass
+class UploadSession:
+    """A blob upload in progress; bytes are hashed as they arrive (see `blobs_upload`)."""
+
+    id: str
+    repository: str
+    algorithm: str
+    hasher: Any
+    buffer: bytearray = field(default_factory=bytearray)
+    started: float = 0.0
+    touched: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.buffer)
+
+
+class Store:
+    """All state of one registry. Two Stores never share anything."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.blobs: Dict[str, BlobBytes] = {}
+        self._blob_links: Dict[str, int] = {}
+        self.repositories: Dict[str, Repository] = {}
+        self.uploads: Dict[str, UploadSession] = {}
+
+    # -- repositories -------------------------------------------------------------------
+    def repository(self, name: str) -> Repository:
+        """The named repository; NAME_UNKNOWN when it holds nothing yet."""
+        repo = self.repositories.get(name)
+        if repo is None:
+            raise RegistryError("NAME_UNKNOWN", {"name": name})
+        return repo
+
+    def _repository_for_write(self, name: str) -> Repository:
+        repo = self.repositories.get(name)
+        if repo is None:
+            repo = self.repositories[name] = Repository(name)
+        return repo
+
+    def catalog(self) -> List[str]:
+        with self.lock:
+            return sorted(self.repositories)
+
+    # -- blobs --------------------------------------------------------------------------
+    def blob(self, name: str, digest: str) -> BlobBytes:
+        """The bytes of a blob linked into `name` (manifests are readable as blobs too)."""
+        with self.lock:
+            repo = self.repositories.get(name)
+            if repo is not None:
+                if digest in repo.blobs:
+                    return self.blobs[digest]
+                manifest = repo.manifests.get(digest)
+                if manifest is not None:
+                    return manifest.body
+        raise RegistryError("BLOB_UNKNOWN", {"digest": digest})
+
+    def add_blob(self, name: str, digest: str, data: BlobBytes) -> None:
+        """Link verified bytes into a repository; identical content is kept only once."""
+        with self.lock:
+            self.blobs.setdefault(digest, data)
+            self._link(self._repository_for_write(name), digest)
+
+    def _link(self, repo: Repository, digest: str) -> None:
+        if digest not in repo.blobs:
+            repo.blobs.add(digest)
+            self._blob_links[digest] = self._blob_links.get(digest, 0) + 1
+
+    def mount(self, name: str, digest: str, source: Optional[str]) -> bool:
+        """Link a blob from `source` (or from anywhere, when source is None); False if not found."""
+        with self.lock:
+            if source is None:
+                if digest not in self.blobs:
+                    return False
+            else:
+                origin = self.repositories.get(source)
+                if origin is None or digest not in origin.blobs:
+                    return False
+            self._link(self._repository_for_write(name), digest)
+            return True
+
+    def delete_blob(self, name: str, digest: str) -> None:
+        with self.lock:
+            repo = self.repositories.get(name)
+            if repo is None or digest not in repo.blobs:
+                raise RegistryError("BLOB_UNKNOWN", {"digest": digest})
+            repo.blobs.discard(digest)
+            remaining = self._blob_links[digest] - 1
+            if remaining:
+                self._blob_links[digest] = remaining
+            else:
+                del self._blob_links[digest]
+                del self.blobs[digest]
+
+    # -- manifests and tags -------------------------------------------------------------
+    def put_manifest(
+        self, name: str, manifest: StoredManifest, tags: List[str], allow_sparse: bool
+    ) -> None:
+        """Store a manifest and point `tags` at it, after checking everything it references."""
+        with self.lock:
+            repo = self.repositories.get(name)
+            if not allow_sparse:
+                self._check_references(repo, manifest.parsed)
+            repo = self._repository_for_write(name)
+            previous = repo.manifests.get(manifest.digest)
+            if previous is None or previous.body != manifest.body:
+                repo.manifests[manifest.digest] = manifest
+            subject = manifest.parsed.subject
+            if subject is not None:
+                descriptor = manifest.parsed.referrer_descriptor(manifest.digest, len(manifest.body))
+                repo.referrers.setdefault(subject.digest, {})[manifest.digest] = descriptor
+            for tag in tags:
+                self._tag(repo, tag, manifest.digest)
+
+    def _check_references(self, repo: Optional[Repository], parsed: ParsedManifest) -> None:
+        missing = []
+        for descriptor in parsed.blobs:
+            known = repo is not None and (
+                descriptor.digest in repo.blobs or descriptor.digest in repo.manifests
+            )
+            if not known and is_distributable(descriptor):
+                missing.append(descriptor.digest)
+            elif known and descriptor.digest in repo.blobs and len(self.blobs[descriptor.digest]) != descriptor.size:
+                raise RegistryError(
+                    "MANIFEST_INVALID",
+                    f"descriptor size {descriptor.size} differs from blob {descriptor.digest} "
+                    f"of {len(self.blobs[descriptor.digest])} bytes",
+                )
+        for descriptor in parsed.children:
+            if repo is None or descriptor.digest not in repo.manifests:
+                missing.append(descriptor.digest)
+        if missing:
+            raise RegistryError("MANIFEST_BLOB_UNKNOWN", {"missing": missing})
+
+    def _tag(self, repo: Repository, tag: str, digest: str) -> None:
+        if repo.tags.get(tag) != digest:
+            repo.tags[tag] = digest
+            repo.tag_history.setdefault(tag, []).append((self.clock(), digest))
+
+    def resolve(self, name: str, reference: str) -> StoredManifest:
+        """The manifest a tag or digest names in a repository, or MANIFEST_UNKNOWN."""
+        with self.lock:
+            repo = self.repositories.get(name)
+            if repo is not None:
+                digest = repo.tags.get(reference, reference)
+                manifest = repo.manifests.get(digest)
+                if manifest is not None:
+                    return manifest
+        raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": reference})
+
+    def delete_manifest(self, name: str, digest: str) -> None:
+        """Remove a manifest, every tag on it and its entry in the referrers index."""
+        with self.lock:
+            repo = self.repositories.get(name)
+            if repo is None:
+                raise RegistryError("NAME_UNKNOWN", {"name": name})
+            manifest = repo.manifests.pop(digest, None)
+            if manifest is None:
+                raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": digest})
+            for tag in [t for t, d in repo.tags.items() if d == digest]:
+                del repo.tags[tag]
+                repo.tag_history[tag].append((self.clock(), ""))
+            subject = manifest.parsed.subject
+            if subject is not None:
+                entries = repo.referrers.get(subject.digest, {})
+                entries.pop(digest, None)
+                if not entries:
+                    repo.referrers.pop(subject.digest, None)
+
+    def delete_tag(self, name: str, tag: str) -> None:
+        with self.lock:
+            repo = self.repositories.get(name)
+            if repo is None or tag not in repo.tags:
+                raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
+            del repo.tags[tag]
+            repo.tag_history[tag].append((self.clock(), ""))
+
+    def tags(self, name: str) -> List[str]:
+        with self.lock:
+            return sorted(self.repository(name).tags)
+
+    def referrers(self, name: str, subject: str) -> List[Dict[str, Any]]:
+        """Descriptors of manifests in `name` whose subject is `subject`, oldest digest first."""
+        with self.lock:
+            repo = self.repositories.get(name)
+            if repo is None:
+                return []
+            entries = repo.referrers.get(subject, {})
+            return [entries[d] for d in sorted(entries)]
+
+    # -- uploads ------------------------------------------------------------------------
+    def start_upload(self, name: str, algorithm: str, hasher: Any) -> UploadSession:
+        now = self.clock()
+        session = UploadSession(uuid.uuid4().hex, name, algorithm, hasher, started=now, touched=now)
+        with self.lock:
+            self.uploads[session.id] = session
+        return session
+
+    def upload(self, name: str, session_id: str) -> UploadSession:
+        with self.lock:
+            session = self.uploads.get(session_id)
+        if session is None or session.repository != name:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session_id})
+        return session
+
+    def end_upload(self, session_id: str) -> None:
+        with self.lock:
+            self.uploads.pop(session_id, None)
+
+    def iter_repositories(self) -> Iterator[Repository]:
+        with self.lock:
+            return iter(list(self.repositories.values()))
