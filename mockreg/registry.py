@@ -13,9 +13,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 from . import digest as digests
 from . import manifests as manifest_types
 from . import reference
+from .clock import Clock
 from .errors import RegistryError
 from .http import Request, Response, error_response, json_response
-from .routes import Router
+from .layers import Layer
+from .routes import Match, Router
 from .settings import Settings, coerce
 from .store import StoredManifest, Store
 
@@ -46,11 +48,13 @@ class Registry:
         assert registry.blob("demo/app", digest) == b"hello"
     """
 
-    def __init__(self, settings: Optional[Settings] = None, *, clock: Optional[Callable[[], float]] = None,
+    def __init__(self, settings: Optional[Settings] = None, *, clock: Optional[Clock] = None,
                  **changes: Any) -> None:
         self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
-        self.store = Store(clock) if clock else Store()
+        self.clock = clock or Clock()
+        self.store = Store(self.clock)
         self.router = Router()
+        self.layers: List[Layer] = []
         self.server_errors: List[BaseException] = []
         self._errors_lock = threading.Lock()
 
@@ -66,15 +70,16 @@ class Registry:
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
+        match: Optional[Match] = None
         try:
-            match = self.router.match(request.method, request.path)
-            environ["mockreg.route"] = match.kind
-            environ["mockreg.params"] = match.params
-            response = match.handler(self, request, **match.params)
+            response = self._handle(request)
         except RegistryError as error:
             response = error_response(error)
         except Exception as exc:  # a bug in mockreg: keep it for the test that caused it
             response = self._internal_error(exc)
+        match = environ.get("mockreg.match")
+        for layer in reversed(self.layers):
+            response = layer.after(self, request, match, response)
         headers = response.headers
         headers.append(_API_VERSION)
         start_response(_REASONS.get(response.status, str(response.status)), headers)
@@ -82,6 +87,21 @@ class Registry:
         if request.method == "HEAD":
             return [b""]
         return [body] if isinstance(body, bytes) else body
+
+    def _handle(self, request: Request) -> Response:
+        try:
+            match: Optional[Match] = self.router.match(request.method, request.path)
+            routing_error = None
+        except RegistryError as error:
+            match, routing_error = None, error
+        request.environ["mockreg.match"] = match
+        for layer in self.layers:
+            early = layer.before(self, request, match)
+            if early is not None:
+                return early
+        if match is None:
+            raise routing_error  # type: ignore[misc]
+        return match.handler(self, request, **match.params)
 
     def _internal_error(self, exc: Exception) -> Response:
         with self._errors_lock:
