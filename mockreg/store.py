@@ -250,6 +250,25 @@ class Store:
         with self.lock:
             self.uploads.pop(session_id, None)
 
+    def absorb(self, staged: "Store") -> None:
+        """Take over everything a staging store holds, in one step under the lock.
+
+        Loaders (scenario files, image layouts) fill a private Store first so that a failure
+        leaves this one untouched; only a complete load is absorbed.
+        """
+        with self.lock, staged.lock:
+            for digest, data in staged.blobs.items():
+                self.blobs.setdefault(digest, data)
+            for name, incoming in staged.repositories.items():
+                repo = self._repository_for_write(name)
+                for digest in incoming.blobs:
+                    self._link(repo, digest)
+                repo.manifests.update(incoming.manifests)
+                for subject, entries in incoming.referrers.items():
+                    repo.referrers.setdefault(subject, {}).update(entries)
+                for tag, digest in incoming.tags.items():
+                    self._tag(repo, tag, digest)
+
     def iter_repositories(self) -> Iterator[Repository]:
         with self.lock:
             return iter(list(self.repositories.values()))
