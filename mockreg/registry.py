@@ -15,6 +15,7 @@ from . import manifests as manifest_types
 from . import reference
 from .clock import Clock
 from .errors import RegistryError
+from .extensions import Extension, Extensions, extension_routes
 from .http import Request, Response, error_response, json_response
 from .layers import Layer
 from .routes import Match, Router
@@ -54,6 +55,9 @@ class Registry:
         self.clock = clock or Clock()
         self.store = Store(self.clock)
         self.router = Router()
+        # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
+        self.router.routes.extend(extension_routes())
+        self.extensions = Extensions()
         self.layers: List[Layer] = []
         self.server_errors: List[BaseException] = []
         self._errors_lock = threading.Lock()
@@ -66,6 +70,15 @@ class Registry:
     def configure(self, **changes: Any) -> None:
         """Change settings at run time, e.g. `registry.configure(referrers=False)`."""
         self.settings = self.settings.replace(**coerce(changes))
+
+    def add_extension(self, name: str, url: str, description: str = "",
+                      repositories: Optional[Iterable[str]] = None) -> Extension:
+        """Serve a new extension (docs/extensions.md); declare its endpoints on the result::
+
+            ext = registry.add_extension("_acme", url="https://acme.example/ext")
+            ext.registry_endpoint("stats", "summary")(lambda request, registry: {"ok": True})
+        """
+        return self.extensions.add(Extension(name, url, description, repositories))
 
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

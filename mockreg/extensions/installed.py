@@ -1,0 +1,91 @@
+"""The extensions one registry serves (`registry.extensions`), and its built-in ones."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable, Iterator, List, Optional, Tuple
+
+from .discover import oci_extension
+from .history import history_extension
+from .model import REPOSITORY, RESERVED_NAMES, Extension
+from .search import search
+
+BUILTINS = ("discover", "search", "history")
+
+
+class Extensions:
+    """User extensions plus the reserved `_oci` one; all off the request path until used.
+
+    Reads take an immutable snapshot, so tests may add extensions while a live server answers.
+    """
+
+    def __init__(self) -> None:
+        self.oci = oci_extension()
+        self._added: Tuple[Extension, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, extension: Extension) -> Extension:
+        """Serve `extension`; its name must be unique and not one the spec reserves."""
+        if extension.name in RESERVED_NAMES:
+            raise ValueError(f"extension name {extension.name!r} is reserved by the distribution-spec "
+                             f"(extensions/README.md, 'Reserved Namespaces': {', '.join(sorted(RESERVED_NAMES))}); "
+                             "pick a name of your own, e.g. '_acme'")
+        with self._lock:
+            if any(existing.name == extension.name for existing in self._added):
+                raise ValueError(f"an extension named {extension.name!r} is already added to this registry")
+            self._added = self._added + (extension,)
+        return extension
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            kept = tuple(e for e in self._added if e.name != name)
+            if len(kept) == len(self._added):
+                raise KeyError(f"no extension named {name!r}")
+            self._added = kept
+
+    def enable(self, builtin: str, repositories: Optional[Iterable[str]] = None) -> Extension:
+        """Switch on a built-in extension (all are off by default); returns the extension serving it.
+
+        - "discover": list `_oci` itself in discover answers.
+        - "search": `GET /v2/_oci/ext/search` (see `mockreg.extensions.search`); lists `_oci`.
+        - "history": `GET /v2/<name>/_chainguard/history/<tag>`, for all or the given repositories.
+        """
+        if builtin not in BUILTINS:
+            raise ValueError(f"unknown built-in extension {builtin!r}; built-ins: {', '.join(BUILTINS)}")
+        if builtin == "history":
+            return self.add(history_extension(repositories))
+        if repositories is not None:
+            raise ValueError(f"{builtin} belongs to _oci, which serves every repository")
+        with self._lock:
+            if builtin == "search" and self.oci.resolve("registry", "ext", "search") is None:
+                self.oci.registry_endpoint("ext", "search", produces=("application/json",))(search)
+            self.oci.listed = True
+        return self.oci
+
+    def get(self, name: str) -> Optional[Extension]:
+        if name == self.oci.name:
+            return self.oci
+        return next((e for e in self._added if e.name == name), None)
+
+    def __iter__(self) -> Iterator[Extension]:
+        return iter((self.oci,) + self._added)
+
+    def known(self, name: str, level: str, repository: Optional[str]) -> Optional[Extension]:
+        """The extension serving `name` at this level (and repository), or None: EXTENSION_UNKNOWN."""
+        extension = self.get(name)
+        if extension is None or not extension.serves(level):
+            return None
+        if level == REPOSITORY and not extension.enabled_for(repository or ""):
+            return None
+        return extension
+
+    def listed(self, level: str, repository: Optional[str]) -> List[Extension]:
+        """What discover lists at this level: `_oci` when enabled, then extensions in the order added."""
+        found: List[Extension] = []
+        for extension in self:
+            if extension.listed and self.known(extension.name, level, repository) is extension:
+                found.append(extension)
+        return found
+
+    def __repr__(self) -> str:
+        return f"Extensions({[e.name for e in self if e.listed]})"
