@@ -86,7 +86,7 @@ class Request:
             return self._read_in_place(stream, buffer, hasher, length)
         remaining = length
         while remaining is None or remaining > 0:
-            chunk = stream.read(READ_SLICE if remaining is None else min(remaining, READ_SLICE))
+            chunk = _read(stream, READ_SLICE if remaining is None else min(remaining, READ_SLICE))
             if not chunk:
                 break
             if limit is not None and len(buffer) - start + len(chunk) > limit:
@@ -106,28 +106,57 @@ class Request:
         # Re-initialising the empty bytearray sizes it once, so a large blob never exists twice.
         buffer.__init__(length)  # type: ignore[misc]
         offset = 0
+        broken: Optional[ConnectionError] = None
         with memoryview(buffer) as view:
             while offset < length:
-                got = stream.readinto(view[offset:min(length, offset + READ_SLICE)])
+                try:
+                    got = stream.readinto(view[offset:min(length, offset + READ_SLICE)])
+                except ConnectionError as exc:
+                    broken = exc
+                    break
                 if not got:
                     break
                 hasher.update(view[offset:offset + got])
                 offset += got
         if offset < length:
-            del buffer[:]
+            del buffer[:]  # only once the view is released: a viewed bytearray cannot shrink
+            if broken is not None:
+                raise _broken_body(broken)
             raise RegistryError("SIZE_INVALID", f"body ended after {offset} of {length} bytes")
         return length
 
-    def read_all(self, limit: int) -> bytes:
+    def read_all(self, limit: Optional[int]) -> bytes:
         """The whole body, for small documents such as manifests (413 past `limit`)."""
         buffer = bytearray()
         self.read_into(buffer, _NoHash, limit)
         return bytes(buffer)
 
     def drain(self) -> None:
-        """Consume an unused body so the connection stays usable for the next request."""
-        buffer = bytearray()
-        self.read_into(buffer, _NoHash)
+        """Consume an unused body, keeping none of it, so the connection stays usable."""
+        length = self.content_length
+        if length is None and not self._streams_until_eof():
+            return
+        stream = self.environ["wsgi.input"]
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = _read(stream, READ_SLICE if remaining is None else min(remaining, READ_SLICE))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+
+
+def _read(stream: Any, size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except ConnectionError as exc:
+        raise _broken_body(exc) from None
+
+
+def _broken_body(exc: Exception) -> RegistryError:
+    # The server raises ConnectionError for a body cut short or with broken chunk framing: that
+    # is the client's fault, so it gets a 400 (and the server closes the connection after it).
+    return RegistryError("SIZE_INVALID", f"request body broken off: {exc}")
 
 
 class _NoHash:

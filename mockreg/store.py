@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
@@ -49,6 +50,9 @@ class UploadSession:
     buffer: bytearray = field(default_factory=bytearray)
     started: float = 0.0
     touched: float = 0.0
+    # Set under `lock` when the upload is finished or cancelled: a request that was waiting for
+    # the lock must not append to a buffer that now belongs to the blob store.
+    closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -170,8 +174,15 @@ class Store:
                     f"of {len(self.blobs[descriptor.digest])} bytes",
                 )
         for descriptor in parsed.children:
-            if repo is None or descriptor.digest not in repo.manifests:
+            child = repo.manifests.get(descriptor.digest) if repo is not None else None
+            if child is None:
                 missing.append(descriptor.digest)
+            elif len(child.body) != descriptor.size:
+                raise RegistryError(
+                    "MANIFEST_INVALID",
+                    f"descriptor size {descriptor.size} differs from manifest {descriptor.digest} "
+                    f"of {len(child.body)} bytes",
+                )
         if missing:
             raise RegistryError("MANIFEST_BLOB_UNKNOWN", {"missing": missing})
 
@@ -212,8 +223,8 @@ class Store:
 
     def delete_tag(self, name: str, tag: str) -> None:
         with self.lock:
-            repo = self.repositories.get(name)
-            if repo is None or tag not in repo.tags:
+            repo = self.repository(name)
+            if tag not in repo.tags:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
             del repo.tags[tag]
             repo.tag_history[tag].append((self.clock(), ""))
@@ -229,7 +240,7 @@ class Store:
             if repo is None:
                 return []
             entries = repo.referrers.get(subject, {})
-            return [entries[d] for d in sorted(entries)]
+            return [_copy_descriptor(entries[d]) for d in sorted(entries)]
 
     # -- uploads ------------------------------------------------------------------------
     def start_upload(self, name: str, algorithm: str, hasher: Any) -> UploadSession:
@@ -240,15 +251,28 @@ class Store:
         return session
 
     def upload(self, name: str, session_id: str) -> UploadSession:
+        """An upload in progress in repository `name`; BLOB_UPLOAD_UNKNOWN otherwise."""
         with self.lock:
             session = self.uploads.get(session_id)
-        if session is None or session.repository != name:
+        if session is None or session.repository != name or session.closed:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session_id})
         return session
 
-    def end_upload(self, session_id: str) -> None:
+    @contextmanager
+    def locked_upload(self, name: str, session_id: str) -> Iterator[UploadSession]:
+        """Hold an upload's own lock, so chunks of one session apply one at a time while other
+        sessions and the rest of the store stay available."""
+        session = self.upload(name, session_id)
+        with session.lock:
+            if session.closed:
+                raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session_id})
+            yield session
+
+    def end_upload(self, session: UploadSession) -> None:
+        """Forget a finished or cancelled upload; call it holding `session.lock`."""
+        session.closed = True
         with self.lock:
-            self.uploads.pop(session_id, None)
+            self.uploads.pop(session.id, None)
 
     def absorb(self, staged: "Store") -> None:
         """Take over everything a staging store holds, in one step under the lock.
@@ -272,3 +296,11 @@ class Store:
     def iter_repositories(self) -> Iterator[Repository]:
         with self.lock:
             return iter(list(self.repositories.values()))
+
+
+def _copy_descriptor(descriptor: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy callers may change without touching the index (annotations are the one nested map)."""
+    copy = dict(descriptor)
+    if "annotations" in copy:
+        copy["annotations"] = dict(copy["annotations"])
+    return copy

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 from ..errors import RegistryError
 from ..http import Request, Response, empty
-from .common import check_digest, check_name, digest_header
+from .common import check_digest, check_name, digest_header, method_disabled
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -42,7 +42,7 @@ def delete(registry: "Registry", request: Request, name: str, digest: str) -> Re
     check_name(name)
     check_digest(registry, digest)
     if not registry.settings.blob_delete:
-        raise RegistryError("UNSUPPORTED", "blob deletion is disabled on this registry")
+        raise method_disabled("blob deletion", request, "GET, HEAD")
     registry.store.delete_blob(name, digest)
     return empty(202)
 
@@ -58,6 +58,8 @@ def _requested_range(header: Optional[str], total: int) -> Optional[Tuple[int, i
     first, last = match.groups()
     if first == "" and last == "":
         return None
+    if total == 0:  # no byte of an empty blob can be addressed, not even by a suffix range
+        raise _unsatisfiable(total)
     if first == "":
         suffix = int(last)
         if suffix == 0:

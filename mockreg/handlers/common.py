@@ -9,6 +9,7 @@ from .. import reference
 from ..errors import RegistryError
 
 if TYPE_CHECKING:
+    from ..http import Request
     from ..registry import Registry
 
 
@@ -17,12 +18,26 @@ def check_name(name: str) -> None:
         raise RegistryError("NAME_INVALID", {"name": name})
 
 
+def invalid_tag(tag: str) -> RegistryError:
+    # The spec's list has no tag code (TAG_INVALID is legacy Docker); a bad tag makes the
+    # request's manifest reference invalid.
+    return RegistryError("MANIFEST_INVALID", {"tag": tag, "grammar": reference.TAG_PATTERN},
+                         message="invalid tag")
+
+
 def check_digest(registry: "Registry", digest: str) -> str:
     """Validate a digest the client sent; return its algorithm. 400 DIGEST_INVALID otherwise."""
     try:
         return digests.parse(digest, registry.algorithms)
     except digests.DigestError as exc:
         raise RegistryError("DIGEST_INVALID", str(exc)) from None
+
+
+def method_disabled(what: str, request: "Request", allowed: str) -> RegistryError:
+    """405 for an optional operation switched off, as the spec tells clients to expect; RFC 9110
+    asks a 405 to list the methods the resource does allow."""
+    return RegistryError("UNSUPPORTED", f"{what} is disabled on this registry",
+                         message=f"{request.method} is not allowed here", headers=[("Allow", allowed)])
 
 
 def digest_header(registry: "Registry", digest: str) -> List[Tuple[str, str]]:

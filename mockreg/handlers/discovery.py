@@ -30,7 +30,8 @@ def tags_list(registry: "Registry", request: Request, name: str) -> Response:
 
 def catalog(registry: "Registry", request: Request) -> Response:
     if not registry.settings.catalog:
-        raise RegistryError("UNSUPPORTED", "the catalog is disabled on this registry", status=404)
+        raise RegistryError("UNSUPPORTED", "the catalog is disabled on this registry", status=404,
+                            message="not found")
     names = registry.store.catalog()
     page, more = paginate(names, positive_int_arg(request.arg("n"), "n"), request.arg("last"))
     body = json.dumps({"repositories": page}).encode()
@@ -38,10 +39,11 @@ def catalog(registry: "Registry", request: Request) -> Response:
 
 
 def referrers(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+    if not registry.settings.referrers:  # answered before any check: the endpoint is simply absent
+        raise RegistryError("UNSUPPORTED", "the referrers API is disabled on this registry", status=404,
+                            message="not found")
     check_name(name)
     check_digest(registry, digest)
-    if not registry.settings.referrers:
-        raise RegistryError("UNSUPPORTED", "the referrers API is disabled on this registry", status=404)
     entries = registry.store.referrers(name, digest)
     headers = []
     artifact_types = [t for t in request.args("artifactType") if t]
@@ -50,9 +52,8 @@ def referrers(registry: "Registry", request: Request, name: str, digest: str) ->
         headers.append(("OCI-Filters-Applied", "artifactType"))
     page_size = registry.settings.referrers_page_size
     last = request.arg("last")
-    if last:
-        digests = [e["digest"] for e in entries]
-        entries = entries[digests.index(last) + 1:] if last in digests else []
+    if last:  # entries are sorted by digest, so a page boundary survives deletions
+        entries = [e for e in entries if e["digest"] > last]
     if page_size and len(entries) > page_size:
         entries = entries[:page_size]
         query = f"last={quote(entries[-1]['digest'])}" + "".join(

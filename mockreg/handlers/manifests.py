@@ -9,7 +9,7 @@ from .. import manifests, reference
 from ..errors import RegistryError
 from ..http import Request, Response, empty
 from ..store import StoredManifest
-from .common import check_digest, check_name, digest_header
+from .common import check_digest, check_name, digest_header, invalid_tag, method_disabled
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -40,9 +40,9 @@ def put(registry: "Registry", request: Request, name: str, reference_: str) -> R
     if extra_tags:
         for tag in extra_tags:
             if not reference.is_valid_tag(tag):
-                raise RegistryError("MANIFEST_INVALID", f"invalid tag {tag!r}")
+                raise invalid_tag(tag)
         tags.extend(t for t in extra_tags if t not in tags)
-    body = request.read_all(registry.settings.manifest_size_limit)
+    body = request.read_all(registry.settings.manifest_size_limit or None)
     algorithm = reference_.split(":", 1)[0] if by_digest else "sha256"
     digest = digests.of(body, algorithm)
     if by_digest and digest != reference_:
@@ -63,11 +63,11 @@ def delete(registry: "Registry", request: Request, name: str, reference_: str) -
     check_name(name)
     if _check_reference(registry, reference_):
         if not registry.settings.manifest_delete:
-            raise RegistryError("UNSUPPORTED", "manifest deletion is disabled on this registry")
+            raise method_disabled("manifest deletion", request, "GET, HEAD, PUT")
         registry.store.delete_manifest(name, reference_)
     else:
         if not registry.settings.tag_delete:
-            raise RegistryError("UNSUPPORTED", "tag deletion is disabled on this registry")
+            raise method_disabled("tag deletion", request, "GET, HEAD, PUT")
         registry.store.delete_tag(name, reference_)
     return empty(202)
 
@@ -78,7 +78,7 @@ def _check_reference(registry: "Registry", reference_: str) -> bool:
         check_digest(registry, reference_)
         return True
     if not reference.is_valid_tag(reference_):
-        raise RegistryError("MANIFEST_INVALID", f"invalid tag {reference_!r}")
+        raise invalid_tag(reference_)
     return False
 
 

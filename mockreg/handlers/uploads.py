@@ -13,7 +13,7 @@ from .. import digest as digests
 from ..errors import RegistryError
 from ..http import Request, Response, empty
 from ..store import UploadSession
-from .common import check_digest, check_name, digest_header
+from .common import check_digest, check_name, digest_header, method_disabled
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -60,42 +60,42 @@ def _monolithic(registry: "Registry", request: Request, name: str, digest: str) 
     algorithm = check_digest(registry, digest)
     buffer = bytearray()
     hasher = digests.new_hasher(algorithm)
-    request.read_into(buffer, hasher, registry.settings.max_upload_size)
-    _verify(digest, f"{algorithm}:{hasher.hexdigest()}")
+    request.read_into(buffer, hasher, registry.settings.max_upload_size or None)
+    actual = f"{algorithm}:{hasher.hexdigest()}"
+    if actual != digest:
+        raise RegistryError("DIGEST_INVALID", f"content has digest {actual}, not {digest}")
     registry.store.add_blob(name, digest, buffer)
     return _created(registry, name, digest)
 
 
 def patch(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
     check_name(name)
-    session = registry.store.upload(name, _session_id(session_id))
-    with session.lock:
+    with registry.store.locked_upload(name, _session_id(session_id)) as session:
         _append(registry, request, session)
         return empty(202, _session_headers(session))
 
 
 def finish(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
     check_name(name)
-    session = registry.store.upload(name, _session_id(session_id))
+    registry.store.upload(name, _session_id(session_id))  # an unknown session is 404 before the digest is judged
     digest = request.arg("digest") or _digest_in_path(session_id)
     if not digest:
         raise RegistryError("DIGEST_INVALID", "the closing PUT needs a digest query parameter")
     algorithm = check_digest(registry, digest)
-    with session.lock:
-        before = (session.size, session.hasher.copy())
+    with registry.store.locked_upload(name, _session_id(session_id)) as session:
+        size, hasher = session.size, session.hasher.copy()
         _append(registry, request, session)
         if algorithm == session.algorithm:
             actual = f"{algorithm}:{session.hasher.hexdigest()}"
         else:
             actual = digests.of(session.buffer, algorithm)
-        try:
-            _verify(digest, actual)
-        except RegistryError:
-            del session.buffer[before[0]:]
-            session.hasher = before[1]
-            raise
+        if actual != digest:
+            # The final chunk is taken back, so the client can retry the PUT on the same session.
+            del session.buffer[size:]
+            session.hasher = hasher
+            raise RegistryError("DIGEST_INVALID", f"content has digest {actual}, not {digest}")
         registry.store.add_blob(name, digest, session.buffer)
-        registry.store.end_upload(session.id)
+        registry.store.end_upload(session)
     return _created(registry, name, digest)
 
 
@@ -108,9 +108,9 @@ def status(registry: "Registry", request: Request, name: str, session_id: str) -
 def cancel(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     if not registry.settings.upload_cancel:
-        raise RegistryError("UNSUPPORTED", "cancelling uploads is disabled on this registry")
-    session = registry.store.upload(name, _session_id(session_id))
-    registry.store.end_upload(session.id)
+        raise method_disabled("cancelling uploads", request, "GET, PATCH, PUT")
+    with registry.store.locked_upload(name, _session_id(session_id)) as session:
+        registry.store.end_upload(session)
     return empty(204)
 
 
@@ -126,8 +126,9 @@ def _append(registry: "Registry", request: Request, session: UploadSession) -> N
         raise RegistryError("SIZE_INVALID", f"Content-Range {declared[0]}-{declared[1]} does not "
                             f"match Content-Length {request.content_length}")
     size, hasher = session.size, session.hasher.copy()
+    limit = registry.settings.max_upload_size
     try:
-        received = request.read_into(session.buffer, session.hasher, registry.settings.max_upload_size - size)
+        received = request.read_into(session.buffer, session.hasher, max(limit - size, 0) if limit else None)
         if declared is not None and received != declared[1] - declared[0] + 1:
             raise RegistryError("SIZE_INVALID", f"received {received} bytes for Content-Range "
                                 f"{declared[0]}-{declared[1]}")
@@ -143,10 +144,10 @@ def _content_range(header: Optional[str]) -> Optional[Tuple[int, int]]:
         return None
     match = _CONTENT_RANGE.match(header.strip())
     if match is None:
-        raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {header!r}", status=416)
+        raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {header!r}; expected start-end")
     first, last = int(match.group(1)), int(match.group(2))
-    if last < first - 1:
-        raise RegistryError("BLOB_UPLOAD_INVALID", f"Content-Range ends before it starts: {header!r}", status=416)
+    if last < first - 1:  # "5-4" is an empty chunk at offset 5
+        raise RegistryError("BLOB_UPLOAD_INVALID", f"Content-Range ends before it starts: {header!r}")
     return first, last
 
 
@@ -166,11 +167,6 @@ def _session_headers(session: UploadSession) -> List[Tuple[str, str]]:
         ("Range", f"0-{max(session.size - 1, 0)}"),
         ("Docker-Upload-UUID", session.id),
     ]
-
-
-def _verify(expected: str, actual: str) -> None:
-    if expected != actual:
-        raise RegistryError("DIGEST_INVALID", f"content has digest {actual}, not {expected}")
 
 
 def _created(registry: "Registry", name: str, digest: str) -> Response:
