@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve an in-memory OCI registry. Example: mockreg serve --port 5000")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port to bind; 0 picks a free one (default 5000)")
+    serve.add_argument("--control-api", action="store_true",
+                       help="serve the control API under /_mockreg/ (docs/edge-cases.md)")
     serve.add_argument("--set", dest="settings", action="append", default=[], metavar="SWITCH=VALUE",
                        help=f"change a setting, e.g. --set referrers=false; switches: {', '.join(Settings.names())}")
     return parser
@@ -30,7 +32,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         changes = coerce(dict(_split_setting(item) for item in args.settings))
-        registry = Registry(**changes)
+        registry = Registry(control_api=args.control_api, **changes)
         server = LiveServer(registry, args.host, args.port)
     except (ValueError, OSError) as exc:
         print(f"mockreg: error: {exc}", file=sys.stderr)

@@ -26,6 +26,10 @@ class Clock:
     def __call__(self) -> float:
         return self.now()
 
+    @property
+    def frozen(self) -> bool:
+        return self._frozen_at is not None
+
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the clock only moves forward")

@@ -12,8 +12,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 
 from . import digest as digests
 from . import manifests as manifest_types
-from . import reference
+from . import control, faults, ratelimit, reference
+from .auth import layer as auth_layer
+from .auth.config import AuthConfig
+from .auth.layer import AuthLayer
 from .clock import Clock
+from .faults import FaultRule
+from .ratelimit import RateLimit
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
 from .http import Request, Response, error_response, json_response
@@ -50,7 +55,7 @@ class Registry:
     """
 
     def __init__(self, settings: Optional[Settings] = None, *, clock: Optional[Clock] = None,
-                 **changes: Any) -> None:
+                 control_api: bool = False, **changes: Any) -> None:
         self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
         self.clock = clock or Clock()
         self.store = Store(self.clock)
@@ -61,6 +66,9 @@ class Registry:
         self.layers: List[Layer] = []
         self.server_errors: List[BaseException] = []
         self._errors_lock = threading.Lock()
+        self.control_api = False
+        if control_api:
+            self.enable_control_api()
 
     # -- configuration ------------------------------------------------------------------
     @property
@@ -70,6 +78,59 @@ class Registry:
     def configure(self, **changes: Any) -> None:
         """Change settings at run time, e.g. `registry.configure(referrers=False)`."""
         self.settings = self.settings.replace(**coerce(changes))
+
+    # -- edge cases: auth, faults, rate limits, control API (docs/edge-cases.md) ------------
+    def install_layer(self, layer: Layer) -> None:
+        """Add a policy layer by its `order` (auth 10, rate limits 20, faults 30); layers
+        without one, such as the journal, stay outermost."""
+        order = getattr(layer, "order", 0)
+        position = next((i for i, other in enumerate(self.layers) if getattr(other, "order", -1) > order),
+                        len(self.layers))
+        self.layers.insert(position, layer)
+
+    def enable_auth(self, config: Optional[AuthConfig] = None, **options: Any) -> AuthLayer:
+        """Require auth, e.g. `enable_auth(users=[{"name": "u", "password": "p",
+        "access": {"demo/*": "pull,push"}}], anonymous={"public/*": "pull"})`."""
+        return auth_layer.enable(self, config, **options)
+
+    def disable_auth(self) -> None:
+        auth_layer.disable(self)
+
+    @property
+    def auth(self) -> Optional[AuthLayer]:
+        """The auth layer (its `config`, `issue_token`), or None when auth is off."""
+        return auth_layer.find(self)
+
+    def add_fault(self, rule: Optional[FaultRule] = None, **fields: Any) -> str:
+        """Inject a fault, e.g. `add_fault(kinds=["blob-get"], first=2, status=503)`; returns its id."""
+        if rule is not None and fields:
+            raise TypeError("pass a FaultRule or keyword fields, not both")
+        return faults.layer_of(self).add(rule if rule is not None else FaultRule.from_dict(fields))
+
+    def remove_fault(self, rule_id: str) -> None:
+        faults.layer_of(self).remove(rule_id)
+
+    @property
+    def faults(self) -> faults.FaultLayer:
+        """The fault layer: `rules()`, `stats(id)`, `remove(id)`, `clear()`."""
+        return faults.layer_of(self)
+
+    def rate_limit(self, limit: Optional[Union[int, RateLimit]] = None, **fields: Any) -> str:
+        """Limit requests, e.g. `rate_limit(100, window=21600, kinds=["manifest-get"])`; returns its id."""
+        if isinstance(limit, RateLimit):
+            return ratelimit.layer_of(self).add(limit)
+        return ratelimit.layer_of(self).add(RateLimit.from_dict({"limit": limit, **fields}))
+
+    @property
+    def rate_limits(self) -> ratelimit.RateLimitLayer:
+        return ratelimit.layer_of(self)
+
+    def enable_control_api(self) -> None:
+        """Serve the control API under /_mockreg/ (admin users only when auth is on)."""
+        if not self.control_api:
+            for control_route in control.routes():
+                self.router.add(control_route)
+            self.control_api = True
 
     def add_extension(self, name: str, url: str, description: str = "",
                       repositories: Optional[Iterable[str]] = None) -> Extension:

@@ -1,0 +1,193 @@
+"""The control API: runtime control over HTTP for clients in other processes, under `/_mockreg/`.
+
+Off unless enabled (`Registry(control_api=True)`, `mockreg serve --control-api`); when auth is
+on, only admin users may call it. JSON in, JSON out; errors use the registry's error body.
+
+    GET    /_mockreg/                   what this API offers
+    POST   /_mockreg/reset              forget content, uploads, fault rules and rate limits
+    GET    /_mockreg/settings           current settings; POST a mapping to change some
+    GET    /_mockreg/faults             fault rules with their counters; POST one rule to add it
+    DELETE /_mockreg/faults[/ID]        remove one rule, or all
+    GET    /_mockreg/rate-limits        rate limits; POST one to add it; DELETE [/ID] removes
+    GET    /_mockreg/clock              {"now", "frozen"}; POST {"advance": S} / {"freeze": true|T} /
+                                        {"unfreeze": true}
+    GET    /_mockreg/journal            the request journal, where the registry keeps one
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from . import faults, ratelimit
+from .errors import RegistryError
+from .http import Request, Response, json_response
+from .mapping import ConfigError
+from .routes import Route, route
+
+if TYPE_CHECKING:
+    from .registry import Registry
+
+PREFIX = "/_mockreg"
+_BODY_LIMIT = 1024 * 1024
+ENDPOINTS = [
+    "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings",
+    "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
+    "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
+    "GET|POST /_mockreg/clock", "GET /_mockreg/journal",
+]
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return json_response(status, json.dumps(payload, indent=1, default=str).encode())
+
+
+def _bad(detail: str, status: int = 400) -> RegistryError:
+    return RegistryError("UNSUPPORTED", detail, status=status, message="bad control request")
+
+
+def _body(request: Request) -> Dict[str, Any]:
+    raw = request.read_all(_BODY_LIMIT)
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise _bad(f"the body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise _bad("the body must be a JSON object")
+    return payload
+
+
+def _checked(registry: "Registry") -> None:
+    if not registry.control_api:
+        raise RegistryError("UNSUPPORTED", "the control API is off", status=404, message="not found")
+
+
+def index(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    return _json({"endpoints": ENDPOINTS})
+
+
+def reset(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    registry.reset()
+    for layer in (faults.find(registry), ratelimit.find(registry)):
+        if layer is not None:
+            layer.clear()
+    journal = getattr(registry, "journal", None)
+    if journal is not None and hasattr(journal, "clear"):
+        journal.clear()
+    return _json({"reset": True})
+
+
+def settings(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    if request.method == "POST":
+        try:
+            registry.configure(**_body(request))
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+    return _json(dataclasses.asdict(registry.settings))
+
+
+def fault_rules(registry: "Registry", request: Request, rule_id: Optional[str] = None) -> Response:
+    _checked(registry)
+    layer = faults.layer_of(registry)
+    if request.method == "POST":
+        if rule_id:
+            raise _bad("POST a new rule to /_mockreg/faults", status=405)
+        try:
+            new_id = layer.add(faults.FaultRule.from_dict(_body(request)))
+        except ConfigError as exc:
+            raise _bad(str(exc)) from None
+        return _json({"id": new_id, **layer.rules()[new_id].to_dict()}, status=201)
+    if request.method == "DELETE":
+        _remove(layer, rule_id)
+        return _json({"removed": rule_id or "all"})
+    listed = [{"id": key, **rule.to_dict(), **layer.stats(key)} for key, rule in layer.rules().items()
+              if not rule_id or key == rule_id]
+    if rule_id and not listed:
+        raise _bad(f"no fault {rule_id!r}", status=404)
+    return _json(listed[0] if rule_id else {"faults": listed})
+
+
+def rate_limits(registry: "Registry", request: Request, limit_id: Optional[str] = None) -> Response:
+    _checked(registry)
+    layer = ratelimit.layer_of(registry)
+    if request.method == "POST":
+        if limit_id:
+            raise _bad("POST a new rate limit to /_mockreg/rate-limits", status=405)
+        try:
+            new_id = layer.add(ratelimit.RateLimit.from_dict(_body(request)))
+        except ConfigError as exc:
+            raise _bad(str(exc)) from None
+        return _json({"id": new_id, **layer.limits()[new_id].to_dict()}, status=201)
+    if request.method == "DELETE":
+        _remove(layer, limit_id)
+        return _json({"removed": limit_id or "all"})
+    return _json({"rate_limits": [{"id": key, **limit.to_dict()} for key, limit in layer.limits().items()]})
+
+
+def _remove(layer: Any, item_id: Optional[str]) -> None:
+    if not item_id:
+        layer.clear()
+        return
+    try:
+        layer.remove(item_id)
+    except KeyError as exc:
+        raise _bad(str(exc.args[0]), status=404) from None
+
+
+def clock(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    if request.method == "POST":
+        _move_clock(registry, _body(request))
+    return _json({"now": registry.clock(), "frozen": registry.clock.frozen})
+
+
+def _move_clock(registry: "Registry", change: Dict[str, Any]) -> None:
+    unknown = sorted(set(change) - {"advance", "freeze", "unfreeze"})
+    if unknown or len(change) != 1:
+        raise _bad("POST one of {\"advance\": SECONDS}, {\"freeze\": true or TIMESTAMP}, {\"unfreeze\": true}")
+    (action, value), = change.items()
+    number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if action == "advance":
+        if not number_ok or value < 0:
+            raise _bad(f"advance takes a non-negative number of seconds, got {value!r}")
+        registry.clock.advance(value)
+    elif action == "freeze":
+        if value is True:
+            registry.clock.freeze()
+        elif number_ok:
+            registry.clock.freeze(float(value))
+        else:
+            raise _bad(f"freeze takes true or a timestamp, got {value!r}")
+    elif value is True:
+        registry.clock.unfreeze()
+    else:
+        raise _bad(f"unfreeze takes true, got {value!r}")
+
+
+def journal(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    kept = getattr(registry, "journal", None)
+    if kept is None:
+        raise RegistryError("UNSUPPORTED", "this registry keeps no request journal", status=404,
+                            message="not found")
+    entries = kept.to_list() if hasattr(kept, "to_list") else [
+        entry.to_dict() if hasattr(entry, "to_dict") else entry for entry in kept]
+    return _json({"entries": entries})
+
+
+def routes() -> List[Route]:
+    return [
+        route(f"{PREFIX}/?", get=("control-index", index)),
+        route(f"{PREFIX}/reset", post=("control-reset", reset)),
+        route(f"{PREFIX}/settings", get=("control-settings", settings), post=("control-settings-change", settings)),
+        route(f"{PREFIX}/faults(?:/(?P<rule_id>[^/]+))?", get=("control-faults", fault_rules),
+              post=("control-faults-add", fault_rules), delete=("control-faults-remove", fault_rules)),
+        route(f"{PREFIX}/rate-limits(?:/(?P<limit_id>[^/]+))?", get=("control-rate-limits", rate_limits),
+              post=("control-rate-limits-add", rate_limits), delete=("control-rate-limits-remove", rate_limits)),
+        route(f"{PREFIX}/clock", get=("control-clock", clock), post=("control-clock-change", clock)),
+        route(f"{PREFIX}/journal", get=("control-journal", journal)),
+    ]
