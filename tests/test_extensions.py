@@ -425,3 +425,24 @@ def test_three_lines_add_an_extension_a_client_discovers_and_calls(web: Any, reg
 
     entry = check_discover(get(web, "/v2/_oci/ext/discover"))["_hello"]
     assert get(web, entry["endpoints"][0]).json() == {"hello": "world"}
+
+
+def test_repository_level_extension_needs_pull_access_under_auth(web: Any, registry: Registry) -> None:
+    import base64
+
+    acme(registry)
+    registry.enable_auth(scheme="basic", users=[{"name": "alice", "password": "pw", "access": {"demo/*": "pull"}}])
+    alice = {"Authorization": "Basic " + base64.b64encode(b"alice:pw").decode()}
+    web.request("GET", "/v2/demo/app/_acme/stats/tags").error(401, "UNAUTHORIZED")
+    assert web.request("GET", "/v2/demo/app/_acme/stats/tags", alice).status == 200
+    assert web.request("GET", "/v2/demo/app/_oci/ext/discover", alice).status == 200
+    web.request("GET", "/v2/other/_acme/stats/tags", alice).error(403, "DENIED")
+    web.request("GET", "/v2/other/_oci/ext/discover", alice).error(403, "DENIED")
+
+
+def test_fault_rules_can_target_extension_routes(web: Any, registry: Registry) -> None:
+    acme(registry)
+    registry.add_fault(kinds=["extension"], first=1, status=503)
+    assert web.request("GET", "/v2/_acme/stats/summary").status == 503
+    assert web.request("GET", "/v2/_acme/stats/summary").status == 200
+    assert web.request("GET", "/v2/_oci/ext/discover").status == 200  # another kind

@@ -133,10 +133,10 @@ class Extension:
     def _declare(self, level: str, component: str, module: str, methods: Sequence[str],
                  produces: Sequence[str]) -> Callable[[H], H]:
         where = f"{self.name}/{component}/{module}"
-        for part, value in (("component", component), ("module", module)):
-            if not isinstance(value, str) or not (_SEGMENT.match(value) or (part == "module" and _PARAMETER.match(value))):
-                raise ValueError(f"{where}: {part} {value!r} must match {_SPELLED}"
-                                 + (" or be a {parameter}" if part == "module" else ""))
+        if not isinstance(component, str) or not _SEGMENT.match(component):
+            raise ValueError(f"{where}: component {component!r} must match {_SPELLED}")
+        if not isinstance(module, str) or not (_SEGMENT.match(module) or _PARAMETER.match(module)):
+            raise ValueError(f"{where}: module {module!r} must match {_SPELLED} or be a {{parameter}}")
         wanted = [m.upper() for m in ([methods] if isinstance(methods, str) else methods)]
         unknown = [m for m in wanted if m not in METHODS]
         if not wanted or unknown:
@@ -198,7 +198,8 @@ class Extension:
         return entry
 
     def __repr__(self) -> str:
-        return f"Extension({self.name!r}, endpoints={[e for lvl in (REGISTRY, REPOSITORY) for e in self.paths(lvl, '{name}')]})"
+        endpoints = self.paths(REGISTRY) + self.paths(REPOSITORY, "{name}")
+        return f"Extension({self.name!r}, endpoints={endpoints})"
 
 
 def _check_signature(handler: Handler, level: str, parameter: Optional[str], where: str) -> bool:
