@@ -127,20 +127,20 @@ class AuthLayer(Layer):
             try:
                 user = basic_user(self.config, header)
             except BadCredentials as exc:
-                raise self._basic_challenge(str(exc), needs) from None
+                raise self._basic_challenge(str(exc)) from None
             request.environ["mockreg.user"] = user.name
         if not needs:
             if user is None and not self.config.anonymous_allowed:
-                raise self._basic_challenge("authentication required", needs)
+                raise self._basic_challenge("authentication required")
             return
         if all(self.config.permits(user, *need) for need in needs):
             return
         if user is None:
-            raise self._basic_challenge("authentication required", needs)
+            raise self._basic_challenge(_detail(needs))
         raise RegistryError("DENIED", _detail(needs))
 
-    def _basic_challenge(self, detail: Any, needs: List[Need]) -> RegistryError:
-        return RegistryError("UNAUTHORIZED", _detail(needs) if needs else detail,
+    def _basic_challenge(self, detail: Any) -> RegistryError:
+        return RegistryError("UNAUTHORIZED", detail,
                              headers=[("WWW-Authenticate", f'Basic realm="{self.config.service}"')])
 
     def _bearer(self, request: Request, needs: List[Need], scope: str) -> None:

@@ -1,0 +1,80 @@
+"""Helpers shared by the edge-case tests (auth, faults, rate limits, control API)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from mockreg import Registry
+from mockreg.http import Request, Response
+from mockreg.layers import Layer
+from mockreg.routes import Match
+from mockreg.server import LiveServer
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def basic(user: str, password: str) -> Dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def bearer(token: str) -> Dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def push_image(registry: Registry, name: str, tag: str = "1.0", layer: bytes = b"layer bytes") -> Tuple[str, str]:
+    """A small OCI image in `name:tag`; returns (manifest digest, layer digest)."""
+    config = b"{}"
+    registry.push_blob(name, config)
+    layer_digest = registry.push_blob(name, layer)
+    manifest = {
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
+                    "size": len(layer)}],
+    }
+    return registry.push_manifest(name, manifest, tag), layer_digest
+
+
+def manifest_bytes(config_digest: str, layer_digest: str, layer_size: int) -> bytes:
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
+                    "size": layer_size}],
+    }).encode()
+
+
+@pytest.fixture
+def live(registry: Registry) -> Iterator[LiveServer]:
+    """The test's registry on 127.0.0.1:<ephemeral port>."""
+    with LiveServer(registry) as server:
+        yield server
+
+
+class Seen(Layer):
+    """Records (method, route kind, status) of every request, to make client retries visible."""
+
+    def __init__(self) -> None:
+        self.requests: List[Tuple[str, Optional[str], int]] = []
+
+    def after(self, registry: Any, request: Request, match: Optional[Match], response: Response) -> Response:
+        self.requests.append((request.method, match.kind if match else None, response.status))
+        return response
+
+    def count(self, kind: str, status: Optional[int] = None) -> int:
+        return sum(1 for _, k, s in self.requests if k == kind and (status is None or s == status))
+
+    @classmethod
+    def on(cls, registry: Registry) -> "Seen":
+        seen = cls()
+        registry.layers.insert(0, seen)
+        return seen
