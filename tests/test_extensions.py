@@ -446,3 +446,12 @@ def test_fault_rules_can_target_extension_routes(web: Any, registry: Registry) -
     assert web.request("GET", "/v2/_acme/stats/summary").status == 503
     assert web.request("GET", "/v2/_acme/stats/summary").status == 200
     assert web.request("GET", "/v2/_oci/ext/discover").status == 200  # another kind
+
+
+def test_reset_forgets_content_but_keeps_extensions(web: Any, registry: Registry) -> None:
+    acme(registry)
+    registry.extensions.enable("history")
+    registry.push_blob("demo/app", b"layer")
+    registry.reset()
+    assert get(web, "/v2/_acme/stats/summary").json()["repositories"] == []
+    assert set(check_discover(get(web, "/v2/demo/_oci/ext/discover"))) == {"_acme", "_chainguard"}
