@@ -455,3 +455,9 @@ def test_reset_forgets_content_but_keeps_extensions(web: Any, registry: Registry
     registry.reset()
     assert get(web, "/v2/_acme/stats/summary").json()["repositories"] == []
     assert set(check_discover(get(web, "/v2/demo/_oci/ext/discover"))) == {"_acme", "_chainguard"}
+
+
+def test_an_unlisted_extension_serves_but_is_not_discovered(web: Any, registry: Registry) -> None:
+    acme(registry).listed = False
+    assert check_discover(get(web, "/v2/_oci/ext/discover")) == {}
+    assert get(web, "/v2/_acme/stats/summary").status == 200

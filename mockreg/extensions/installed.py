@@ -7,7 +7,7 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 
 from .discover import oci_extension
 from .history import history_extension
-from .model import REPOSITORY, RESERVED_NAMES, Extension
+from .model import REGISTRY, REPOSITORY, RESERVED_NAMES, Extension
 from .search import search
 
 BUILTINS = ("discover", "search", "history")
@@ -57,7 +57,7 @@ class Extensions:
         if repositories is not None:
             raise ValueError(f"{builtin} belongs to _oci, which serves every repository")
         with self._lock:
-            if builtin == "search" and self.oci.resolve("registry", "ext", "search") is None:
+            if builtin == "search" and self.oci.resolve(REGISTRY, "ext", "search") is None:
                 self.oci.registry_endpoint("ext", "search", produces=("application/json",))(search)
             self.oci.listed = True
         return self.oci

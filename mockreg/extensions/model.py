@@ -76,7 +76,8 @@ class Extension:
 
     A handler returns a `mockreg.http.Response`, or a dict/list sent as JSON. `repositories`
     (names or shell-style patterns such as "demo/*") limits the repository level to those
-    repositories; None enables it for every repository.
+    repositories; None enables it for every repository. Setting `listed = False` keeps it
+    serving but out of discover answers, as on registries that do not advertise everything.
     """
 
     def __init__(self, name: str, url: str, description: str = "",
