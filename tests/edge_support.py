@@ -65,9 +65,11 @@ class Seen(Layer):
 
     def __init__(self) -> None:
         self.requests: List[Tuple[str, Optional[str], int]] = []
+        self.authorization: List[Optional[str]] = []
 
     def after(self, registry: Any, request: Request, match: Optional[Match], response: Response) -> Response:
         self.requests.append((request.method, match.kind if match else None, response.status))
+        self.authorization.append(request.header("Authorization"))
         return response
 
     def count(self, kind: str, status: Optional[int] = None) -> int:
