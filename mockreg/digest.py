@@ -14,7 +14,7 @@ _ENCODED_FORM = {
     "sha256": re.compile(r"^[a-f0-9]{64}$"),
     "sha512": re.compile(r"^[a-f0-9]{128}$"),
 }
-_HASHERS: Dict[str, Callable[[], "hashlib._Hash"]] = {
+_HASHERS: Dict[str, Callable[..., "hashlib._Hash"]] = {
     "sha256": hashlib.sha256,
     "sha512": hashlib.sha512,
 }
@@ -47,15 +47,19 @@ def parse(digest: str, algorithms: frozenset = frozenset(_HASHERS)) -> str:
 
 
 def new_hasher(algorithm: str) -> "hashlib._Hash":
-    try:
-        return _HASHERS[algorithm]()
-    except KeyError:
-        raise DigestError(algorithm, "unsupported digest algorithm") from None
+    return _hasher(algorithm)()
 
 
 def of(data: bytes, algorithm: str = "sha256") -> str:
-    """The digest of `data`."""
-    return f"{algorithm}:{_HASHERS[algorithm](data).hexdigest()}"
+    """The digest of `data`; DigestError for an algorithm other than sha256 or sha512."""
+    return f"{algorithm}:{_hasher(algorithm)(data).hexdigest()}"
+
+
+def _hasher(algorithm: str) -> Callable[..., "hashlib._Hash"]:
+    try:
+        return _HASHERS[algorithm]
+    except KeyError:
+        raise DigestError(algorithm, "unsupported digest algorithm") from None
 
 
 def supported_algorithms() -> frozenset:

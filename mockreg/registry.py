@@ -187,6 +187,7 @@ class Registry:
 
     # -- inspecting state ---------------------------------------------------------------
     def repositories(self) -> List[str]:
+        """Names of every repository that holds anything, sorted (what `_catalog` lists)."""
         return self.store.catalog()
 
     def tags(self, name: str) -> List[str]:
@@ -197,13 +198,16 @@ class Registry:
             return []
 
     def manifest(self, name: str, tag_or_digest: str) -> Manifest:
+        """The manifest a tag or digest names; RegistryError MANIFEST_UNKNOWN when there is none."""
         stored = self.store.resolve(name, tag_or_digest)
         return Manifest(stored.digest, stored.media_type, stored.body)
 
     def blob(self, name: str, digest: str) -> bytes:
+        """A copy of a blob's bytes as repository `name` serves them; RegistryError BLOB_UNKNOWN otherwise."""
         return bytes(self.store.blob(name, digest))
 
     def has_blob(self, name: str, digest: str) -> bool:
+        """Whether repository `name` serves the blob (blobs are per repository until mounted)."""
         try:
             self.store.blob(name, digest)
         except RegistryError:
@@ -211,6 +215,7 @@ class Registry:
         return True
 
     def referrers(self, name: str, digest: str) -> List[Dict[str, Any]]:
+        """Descriptors of the manifests in `name` whose subject is `digest`, as the referrers API lists them."""
         return self.store.referrers(name, digest)
 
     # -- arranging state ----------------------------------------------------------------
@@ -241,12 +246,15 @@ class Registry:
         return digest
 
     def delete_manifest(self, name: str, digest: str) -> None:
+        """Remove a manifest with its tags and referrers entry, whatever the delete settings say."""
         self.store.delete_manifest(name, digest)
 
     def delete_tag(self, name: str, tag: str) -> None:
+        """Remove a tag; the manifest stays."""
         self.store.delete_tag(name, tag)
 
     def delete_blob(self, name: str, digest: str) -> None:
+        """Unlink a blob from `name`; its bytes go once no repository links them."""
         self.store.delete_blob(name, digest)
 
     def reset(self) -> None:
