@@ -74,9 +74,9 @@ def reset(registry: "Registry", request: Request) -> Response:
     for layer in (faults.find(registry), ratelimit.find(registry)):
         if layer is not None:
             layer.clear()
-    journal = getattr(registry, "journal", None)
-    if journal is not None and hasattr(journal, "clear"):
-        journal.clear()
+    kept = _journal_of(registry)
+    if kept is not None:
+        kept.clear()
     return _json({"reset": True})
 
 
@@ -168,15 +168,31 @@ def _move_clock(registry: "Registry", change: Dict[str, Any]) -> None:
         raise _bad(f"unfreeze takes true, got {value!r}")
 
 
+def _journal_of(registry: "Registry") -> Any:
+    # Duck-typed so the control API does not install a journal where none is kept.
+    return next((layer for layer in registry.layers if type(layer).__name__ == "Journal"), None)
+
+
+_ENTRY_FIELDS = ("seq", "time", "method", "path", "query", "kind", "params", "status")
+
+
+def _entry(entry: Any) -> Dict[str, Any]:
+    found = {name: getattr(entry, name) for name in _ENTRY_FIELDS if hasattr(entry, name)}
+    headers = dict(getattr(entry, "request_headers", {}) or {})
+    if "Authorization" in headers:  # say which scheme was used, not the secret
+        headers["Authorization"] = headers["Authorization"].split(" ", 1)[0] + " (redacted)"
+    found["request_headers"] = headers
+    found["response_headers"] = [list(pair) for pair in getattr(entry, "response_headers", [])]
+    return found
+
+
 def journal(registry: "Registry", request: Request) -> Response:
     _checked(registry)
-    kept = getattr(registry, "journal", None)
+    kept = _journal_of(registry)
     if kept is None:
         raise RegistryError("UNSUPPORTED", "this registry keeps no request journal", status=404,
                             message="not found")
-    entries = kept.to_list() if hasattr(kept, "to_list") else [
-        entry.to_dict() if hasattr(entry, "to_dict") else entry for entry in kept]
-    return _json({"entries": entries})
+    return _json({"entries": [_entry(entry) for entry in kept.entries]})
 
 
 def routes() -> List[Route]:

@@ -66,8 +66,9 @@ class RateLimit:
         """The counter this request is charged to, or None when the limit does not apply."""
         if self.methods and request.method not in self.methods:
             return None
-        if self.kinds and (match is None or match.kind not in self.kinds):
-            return None
+        kind = match.kind if match is not None else ""
+        if (self.kinds or kind.startswith("control")) and kind not in self.kinds:
+            return None  # the control API is limited only when named, so it can always lift limits
         name = match.params.get("name") if match is not None else None
         if self.repository is not None and (name is None or not fnmatch.fnmatchcase(name, self.repository)):
             return None
