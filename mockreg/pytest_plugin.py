@@ -1,0 +1,175 @@
+"""The pytest plugin (entry point `pytest11`): fixtures, the `mockreg` marker and options.
+
+Every test gets a fresh registry (`mockreg`); one live server per session (per xdist worker)
+serves whichever registry the running test owns (`mockreg_server`); `mockreg_requests` and
+`mockreg_httpx` reach the same registry without a socket. See docs/fixtures.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import ssl
+from typing import Any, Dict, Generator, Iterator, Optional, Tuple
+
+import pytest
+
+from .inprocess import DEFAULT_BASE_URL, RequestsRouter, httpx_client
+from .journal import DEFAULT_MAXLEN, Journal
+from .registry import Registry
+from .server import LiveServer
+from .session import LiveRegistry, ServerErrors, format_server_errors, fresh_registry, idle_app, journal_of
+
+_REGISTRY = pytest.StashKey[Registry]()
+_ERRORS_REPORTED = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("mockreg_journal_size", "requests each test's journal keeps (oldest dropped first)",
+                  default=str(DEFAULT_MAXLEN))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "mockreg(**settings): configure the test's registry, e.g. "
+        "@pytest.mark.mockreg(referrers=False); see docs/fixtures.md")
+
+
+# -- the test's registry ------------------------------------------------------------------------
+@pytest.fixture
+def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
+    """A fresh, empty `Registry` for this test, configured by its `mockreg` markers."""
+    size = request.config.getini("mockreg_journal_size")
+    if not str(size).isdigit() or int(size) == 0:
+        pytest.fail(f"ini option mockreg_journal_size must be a positive whole number, got {size!r}", pytrace=False)
+    journal_size = int(size)
+    registry = fresh_registry(journal_size=journal_size)
+    configure_from_markers(registry, request.node)
+    request.node.stash[_REGISTRY] = registry
+    yield registry
+    reported = request.node.stash.get(_ERRORS_REPORTED, 0)
+    if len(registry.server_errors) > reported:  # raised after the test body, e.g. by a fixture's teardown
+        raise ServerErrors(registry.server_errors[reported:])
+
+
+def configure_from_markers(registry: Registry, node: pytest.Item) -> None:
+    """Apply `@pytest.mark.mockreg(...)` markers, farthest (module, class) first, so the closest wins.
+
+    Scenario files arrive with the scenario loader; until then a marker naming one is rejected
+    here, in the one place that will load it.
+    """
+    settings: Dict[str, Any] = {}
+    for marker in reversed(list(node.iter_markers("mockreg"))):
+        scenario = marker.args[0] if marker.args else marker.kwargs.get("scenario")
+        if scenario is not None or len(marker.args) > 1:
+            pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg(scenario=...) is not available yet: this version "
+                        "of mockreg has no scenario files; pass settings only, e.g. "
+                        "@pytest.mark.mockreg(referrers=False)", pytrace=False)
+        settings.update((k, v) for k, v in marker.kwargs.items() if k != "scenario")
+    problem = None
+    if settings:
+        try:
+            registry.configure(**settings)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg: {problem}", pytrace=False)
+
+
+@pytest.fixture
+def mockreg_journal(mockreg: Registry) -> Journal:
+    """The request journal of this test's registry."""
+    return journal_of(mockreg)
+
+
+# -- the live server ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def mockreg_listen_address() -> Tuple[str, int]:
+    """(host, port) the session's live server binds: MOCKREG_HOST / MOCKREG_PORT, else 127.0.0.1 and
+    a free port. Override this fixture (e.g. to ("::1", 0)) in a conftest.py."""
+    host = os.environ.get("MOCKREG_HOST", "127.0.0.1")
+    raw_port = os.environ.get("MOCKREG_PORT", "0")
+    if not raw_port.isdigit() or int(raw_port) > 65535:
+        pytest.fail(f"MOCKREG_PORT must be a port number (0 for any free port), got {raw_port!r}", pytrace=False)
+    return host, int(raw_port)
+
+
+@pytest.fixture(scope="session")
+def mockreg_ssl_context() -> Optional[ssl.SSLContext]:
+    """A server-side SSLContext to serve HTTPS with; None (plain HTTP) unless overridden."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def mockreg_live_server(mockreg_listen_address: Tuple[str, int],
+                        mockreg_ssl_context: Optional[ssl.SSLContext]) -> Generator[LiveServer, None, None]:
+    """The session's threaded live server (one per xdist worker); tests use `mockreg_server`."""
+    host, port = mockreg_listen_address
+    try:
+        server: Optional[LiveServer] = LiveServer(idle_app, host, port, mockreg_ssl_context)
+        problem = None
+    except OSError as exc:
+        server, problem = None, f"mockreg cannot listen on {host}:{port}: {exc}"
+    if server is None:
+        pytest.fail(str(problem), pytrace=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mockreg_server(mockreg_live_server: LiveServer, mockreg: Registry) -> Iterator[LiveRegistry]:
+    """This test's registry on the session's live server: `.url`, `.host_port`, `.registry`, `.journal`."""
+    live = LiveRegistry(mockreg_live_server, mockreg).serve()
+    yield live
+    live.release()
+
+
+# -- in process ---------------------------------------------------------------------------------
+@pytest.fixture
+def mockreg_base_url() -> str:
+    """The URL `mockreg_requests` and `mockreg_httpx` answer on; override to change it."""
+    return DEFAULT_BASE_URL
+
+
+@pytest.fixture
+def mockreg_requests(request: pytest.FixtureRequest, mockreg: Registry,
+                     mockreg_base_url: str) -> Iterator[RequestsRouter]:
+    """`requests` calls to `mockreg_base_url` (and hosts added with `.add_host`) reach this test's
+    registry in process; other hosts pass through unless `.passthrough = False`."""
+    with RequestsRouter(mockreg, [mockreg_base_url]) as router:
+        if "mockreg_server" in request.fixturenames:
+            router.allow(request.getfixturevalue("mockreg_server").url)
+        yield router
+
+
+@pytest.fixture
+def mockreg_httpx(mockreg: Registry, mockreg_base_url: str) -> Iterator[Any]:
+    """An `httpx.Client` (base URL `mockreg_base_url`) whose requests reach this test's registry in process."""
+    if importlib.util.find_spec("httpx") is None:
+        pytest.fail("the mockreg_httpx fixture needs httpx: pip install httpx", pytrace=False)
+    with httpx_client(mockreg, mockreg_base_url) as client:
+        yield client
+
+
+# -- surfacing exceptions raised while serving ---------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Runs after a test body that passed: a registry exception still fails the test."""
+    registry = item.stash.get(_REGISTRY, None)
+    if registry is not None and registry.server_errors:
+        item.stash[_ERRORS_REPORTED] = len(registry.server_errors)
+        raise ServerErrors(registry.server_errors)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+    """A test that failed on its own still shows the registry's tracebacks (often the cause)."""
+    outcome = yield
+    registry = item.stash.get(_REGISTRY, None)
+    if call.when != "call" or registry is None or not registry.server_errors:
+        return
+    report = outcome.get_result()
+    if report.failed and not (call.excinfo is not None and call.excinfo.errisinstance(ServerErrors)):
+        item.stash[_ERRORS_REPORTED] = len(registry.server_errors)
+        report.sections.append(("mockreg server errors", format_server_errors(registry.server_errors)))

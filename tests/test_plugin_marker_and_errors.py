@@ -1,0 +1,168 @@
+"""The `mockreg` marker, and how a registry exception fails the test that caused it."""
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def run(pytester):
+    """pytester.runpytest without plugins that only slow each inner run down (hypothesis: ~1 s)."""
+    def run(*args):
+        return pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly", *args)
+    return run
+
+
+BOOM_CONFTEST = """
+    import pytest
+    from mockreg.routes import route
+
+    def explode(registry, request):
+        return 1 // 0
+
+    @pytest.fixture
+    def mockreg_with_a_bug(mockreg):
+        mockreg.router.add(route("/boom", get=("boom", explode)))
+        return mockreg
+"""
+
+
+def test_the_marker_applies_settings_closest_marker_winning(run, pytester):
+    pytester.makepyfile("""
+        import pytest
+        import requests
+
+        pytestmark = pytest.mark.mockreg(referrers=False, catalog=False)
+
+        def test_module_marker(mockreg):
+            assert (mockreg.settings.referrers, mockreg.settings.catalog) == (False, False)
+
+        @pytest.mark.mockreg(referrers=True, chunk_min_length=1024)
+        def test_function_marker_overrides(mockreg):
+            assert (mockreg.settings.referrers, mockreg.settings.catalog) == (True, False)
+            assert mockreg.settings.chunk_min_length == 1024
+
+        @pytest.mark.mockreg(catalog=True)
+        class TestClassMarker:
+            def test_class_marker(self, mockreg):
+                assert (mockreg.settings.referrers, mockreg.settings.catalog) == (False, True)
+
+        def test_settings_reach_the_server(mockreg_server):
+            digest = "sha256:" + "0" * 64
+            assert requests.get(f"{mockreg_server.url}/v2/demo/app/referrers/{digest}").status_code == 404
+    """)
+    run("--strict-markers").assert_outcomes(passed=4)
+
+
+def test_an_unknown_setting_or_a_bad_value_is_a_clear_setup_error(run, pytester):
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockreg(referers=False)
+        def test_typo(mockreg):
+            pass
+
+        @pytest.mark.mockreg(chunk_min_length="lots")
+        def test_bad_value(mockreg):
+            pass
+    """)
+    result = run()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*test_typo: @pytest.mark.mockreg: unknown setting 'referers'; known: *referrers*",
+        "*test_bad_value: @pytest.mark.mockreg: setting 'chunk_min_length' takes a whole number, not 'lots'*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_scenario_is_refused_until_scenario_files_exist(run, pytester):
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockreg(scenario="fixtures/no-referrers.yaml")
+        def test_keyword(mockreg):
+            pass
+
+        @pytest.mark.mockreg("fixtures/no-referrers.yaml")
+        def test_positional(mockreg):
+            pass
+    """)
+    result = run()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*scenario=...) is not available yet*pass settings only*"] * 2)
+
+
+def test_a_server_exception_fails_a_test_that_otherwise_passed_with_the_traceback(run, pytester):
+    pytester.makeconftest(BOOM_CONFTEST)
+    pytester.makepyfile("""
+        import requests
+
+        def test_live(mockreg_with_a_bug, mockreg_server):
+            assert requests.get(mockreg_server.url + "/boom").status_code == 500
+
+        def test_in_process(mockreg_with_a_bug, mockreg_requests):
+            assert requests.get(mockreg_requests.url + "/boom").status_code == 500
+
+        def test_unaffected(mockreg_server):
+            assert requests.get(mockreg_server.url + "/v2/").status_code == 200
+    """)
+    result = run()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*ServerErrors: mockreg raised 1 exception(s) while serving requests:",
+        "*--- server error 1 ---",
+        "*in explode*",
+        "*ZeroDivisionError: integer division or modulo by zero",
+    ])
+
+
+def test_a_test_failing_on_its_own_also_shows_the_server_traceback(run, pytester):
+    pytester.makeconftest(BOOM_CONFTEST)
+    pytester.makepyfile("""
+        import requests
+
+        def test_client_assertion(mockreg_with_a_bug, mockreg_server):
+            assert requests.get(mockreg_server.url + "/boom").json() == {"ok": True}
+    """)
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*- mockreg server errors -*", "*ZeroDivisionError*"])
+    assert "ServerErrors" not in result.stdout.str()
+
+
+def test_an_exception_escaping_the_registry_fails_the_test_too(run, pytester):
+    pytester.makepyfile("""
+        import pytest
+        import requests
+        from mockreg.layers import Layer
+
+        class BrokenLayer(Layer):
+            def after(self, registry, request, match, response):
+                raise RuntimeError("a layer bug")
+
+        def test_escaped(mockreg, mockreg_server):
+            mockreg.layers.append(BrokenLayer())
+            with pytest.raises(requests.exceptions.ConnectionError):
+                requests.get(mockreg_server.url + "/v2/")
+    """)
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ServerErrors*", "*RuntimeError: a layer bug"])
+
+
+def test_a_server_exception_during_teardown_is_reported_at_teardown(run, pytester):
+    pytester.makeconftest(BOOM_CONFTEST + """
+    import requests
+
+    @pytest.fixture
+    def calls_boom_on_teardown(mockreg_with_a_bug, mockreg_server):
+        yield
+        requests.get(mockreg_server.url + "/boom")
+""")
+    pytester.makepyfile("""
+        def test_body_is_fine(calls_boom_on_teardown):
+            pass
+    """)
+    result = run()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_body_is_fine*", "*ZeroDivisionError*"])
