@@ -26,6 +26,10 @@ def get(registry: "Registry", request: Request, name: str, reference_: str) -> R
         ("ETag", etag),
         *digest_header(registry, manifest.digest),
     ]
+    if_match = request.header("If-Match")
+    if if_match is not None and not _matches(if_match, etag, weak=False):
+        raise RegistryError("DENIED", f"If-Match {if_match} does not match {etag}", status=412,
+                            message="precondition failed")
     if _matches(request.header("If-None-Match"), etag):
         return Response(304, [h for h in headers if h[0] != "Content-Length"], b"")
     return Response(200, headers, b"" if request.method == "HEAD" else manifest.body)
@@ -48,9 +52,10 @@ def put(registry: "Registry", request: Request, name: str, reference_: str) -> R
     if by_digest and digest != reference_:
         raise RegistryError("DIGEST_INVALID", f"manifest has digest {digest}, not {reference_}")
     parsed = manifests.parse(body, request.header("Content-Type"))
-    _check_preconditions(registry, request, name, reference_)
     stored = StoredManifest(digest, parsed.media_type, body, parsed)
-    registry.store.put_manifest(name, stored, tags, registry.settings.sparse_manifests)
+    with registry.store.lock:  # check and write as one step, or two conditional writers both win
+        _check_preconditions(registry, request, name, reference_)
+        registry.store.put_manifest(name, stored, tags, registry.settings.sparse_manifests)
     headers = [("Location", f"/v2/{name}/manifests/{digest}"), *digest_header(registry, digest)]
     if parsed.subject is not None and registry.settings.referrers:
         headers.append(("OCI-Subject", parsed.subject.digest))
@@ -91,7 +96,7 @@ def _check_preconditions(registry: "Registry", request: Request, name: str, refe
         current = f'"{registry.store.resolve(name, reference_).digest}"'
     except RegistryError:
         current = None
-    if if_match is not None and (current is None or not _matches(if_match, current)):
+    if if_match is not None and (current is None or not _matches(if_match, current, weak=False)):
         raise RegistryError("DENIED", f"If-Match {if_match} does not match {current or 'a missing manifest'}",
                             status=412, message="precondition failed")
     if if_none_match is not None and current is not None and _matches(if_none_match, current):
@@ -99,8 +104,11 @@ def _check_preconditions(registry: "Registry", request: Request, name: str, refe
                             status=412, message="precondition failed")
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def _matches(header: str | None, etag: str, weak: bool = True) -> bool:
+    """RFC 9110 8.8.3.2: If-None-Match compares weakly (a W/ prefix is ignored), If-Match strongly."""
     if header is None:
         return False
     candidates: List[str] = [c.strip() for c in header.split(",")]
+    if weak:
+        candidates = [c[2:] if c.startswith("W/") else c for c in candidates]
     return "*" in candidates or etag in candidates or etag.strip('"') in candidates
