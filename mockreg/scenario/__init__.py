@@ -1,0 +1,273 @@
+"""Scenario files: "give me a registry that looks like this", in YAML or JSON.
+
+    scenario = Scenario.load("fixtures/quickstart.yaml")
+    scenario.apply(registry)                    # all or nothing
+    scenario.digest("demo/app:1.0")             # no hard-coded digests in tests
+
+The format is described by `schema.json` beside this file and in docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+
+from .. import content
+from ..auth.config import AuthConfig
+from ..content import Image, Index
+from ..extensions.model import RESERVED_NAMES, Extension
+from ..faults import FaultRule
+from ..http import Response, json_response
+from ..layout import LayoutError, import_layout
+from ..ratelimit import RateLimit
+from ..reference import is_valid_name
+from ..settings import coerce
+from . import files
+from .build import RepositoryPlan, plan_repository
+from .errors import ScenarioError
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+__all__ = ["Scenario", "ScenarioError"]
+
+PathLike = Union[str, Path]
+
+
+@dataclass
+class _Behaviour:
+    settings: Dict[str, Any]
+    extensions: List[Extension]
+    builtins: List[Dict[str, Any]]
+    auth: Optional[AuthConfig]
+    faults: List[FaultRule]
+    rate_limits: List[RateLimit]
+
+
+class Scenario:
+    """A loaded scenario: content built once (deterministic digests), applied to any registry."""
+
+    def __init__(self, document: files.Document) -> None:
+        self.path = document.files[-1] if document.files else None
+        self.description: str = document.data.get("description", "")
+        self._document = document
+        for name in document.data.get("repositories", {}):
+            if not is_valid_name(name):
+                raise document.error(("repositories", name), f"{name!r} is not a repository name (lowercase "
+                                     "components of [a-z0-9] separated by . _ __ or -, joined by /)")
+        self._behaviour = _behaviour(document)
+        referrers_api = self._behaviour.settings.get("referrers", True)
+        self.repositories: Dict[str, RepositoryPlan] = {
+            name: plan_repository(document, name, spec, referrers_api)
+            for name, spec in document.data.get("repositories", {}).items()}
+        if any(plan.missing for plan in self.repositories.values()) \
+                and not self._behaviour.settings.get("sparse_manifests", False):
+            raise document.error(("settings",), "blobs marked `missing: true` need `sparse_manifests: true`")
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Scenario":
+        """Read, validate and build a scenario file; ScenarioError says what is wrong and where."""
+        return cls(files.load(Path(path)))
+
+    # -- looking things up --------------------------------------------------------------
+    def content(self, reference: str) -> Union[Image, Index]:
+        """The manifest `repo:tag` or `repo@name` refers to (`.digest`, `.config`, `.layers`…)."""
+        repository, label = self._split(reference)
+        plan = self.repositories[repository]
+        if label in plan.tags:
+            label = plan.tags[label]
+        if label not in plan.manifests:
+            known = ", ".join(sorted(set(plan.tags) | set(plan.manifests)))
+            raise KeyError(f"{reference!r}: no such tag or name in {repository} (known: {known})")
+        return plan.manifests[label]
+
+    def digest(self, reference: str, part: Optional[str] = None, position: int = 0) -> str:
+        """The digest of a manifest, or with `part` "config", "layer" (`position`) or "blob".
+
+        `scenario.digest("demo/app:1.0")`, `scenario.digest("demo/app:1.0", "layer", 1)`.
+        """
+        found = self.content(reference)
+        if part is None:
+            return found.digest
+        if not isinstance(found, Image):
+            raise KeyError(f"{reference!r} is an index; it has no {part}")
+        if part == "config":
+            return found.config.digest
+        if part in ("layer", "blob"):
+            return found.layers[position].digest
+        raise KeyError(f"part must be config, layer or blob, not {part!r}")
+
+    def _split(self, reference: str) -> "tuple[str, str]":
+        for separator in ("@", ":"):
+            repository, sep, label = reference.rpartition(separator)
+            if sep and repository in self.repositories:
+                return repository, label
+        raise KeyError(f"{reference!r}: expected repo:tag or repo@name of a repository in this scenario "
+                       f"({', '.join(sorted(self.repositories)) or 'none'})")
+
+    # -- applying -----------------------------------------------------------------------
+    def apply(self, registry: "Registry") -> None:
+        """Load everything into `registry`. On any error the registry is left exactly as it was."""
+        from ..registry import Registry
+
+        behaviour = self._behaviour
+        settings = registry.settings.replace(**behaviour.settings)
+        for extension in behaviour.extensions:
+            if registry.extensions.get(extension.name) is not None:
+                raise self._document.error(("extensions",), f"the registry already has extension {extension.name}")
+        if any(b["builtin"] == "history" for b in behaviour.builtins) \
+                and registry.extensions.get("_chainguard") is not None:
+            raise self._document.error(("extensions",), "the registry already serves the history extension")
+        staging = Registry(settings=settings, clock=registry.clock)
+        for plan in self.repositories.values():
+            _push_plan(self._document, staging, plan)
+        registry.store.absorb(staging.store)
+        registry.settings = settings
+        for extension in behaviour.extensions:
+            registry.extensions.add(extension)
+        for builtin in behaviour.builtins:
+            registry.extensions.enable(builtin["builtin"], builtin.get("repositories"))
+        if behaviour.auth is not None:
+            registry.enable_auth(behaviour.auth)
+        for rule in behaviour.faults:
+            registry.add_fault(rule)
+        for limit in behaviour.rate_limits:
+            registry.rate_limit(limit)
+
+    def summary(self) -> List[Dict[str, Any]]:
+        """One row per manifest: repository, tags, kind, digest and total size, for `scenario show`."""
+        rows = []
+        for name, plan in self.repositories.items():
+            tags_of: Dict[str, List[str]] = {}
+            for tag, label in plan.tags.items():
+                tags_of.setdefault(label, []).append(tag)
+            for label, manifest in plan.manifests.items():
+                size = len(manifest.manifest) + (sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0)
+                kind = "index" if isinstance(manifest, Index) else ("artifact" if manifest.artifact_type else "image")
+                rows.append({"repository": name, "name": label, "tags": sorted(tags_of.get(label, [])),
+                             "kind": kind, "digest": manifest.digest, "size": size})
+        return rows
+
+
+def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPlan) -> None:
+    for blob in plan.blobs:
+        staging.push_blob(plan.name, blob.data)
+    pushed = set()
+    for label, manifest in plan.manifests.items():
+        _push_manifest(staging, plan, manifest, pushed)
+    for label in plan.fallback:
+        content.add_to_referrers_tag(staging, plan.name, plan.manifests[label])
+    for tag, label in plan.tags.items():
+        manifest = plan.manifests[label]
+        staging.push_manifest(plan.name, manifest.manifest, tag, media_type=manifest.media_type)
+    for path, tag, where in plan.layouts:
+        try:
+            import_layout(staging, path, plan.name, tag)
+        except LayoutError as exc:
+            raise document.error(where, str(exc)) from None
+
+
+def _push_manifest(staging: "Registry", plan: RepositoryPlan, manifest: Union[Image, Index], pushed: set) -> None:
+    if manifest.digest in pushed:
+        return
+    if isinstance(manifest, Image):
+        for blob in manifest.blobs:
+            if blob.digest not in plan.missing:
+                staging.push_blob(plan.name, blob.data)
+    else:
+        for child in manifest.manifests:
+            if isinstance(child, (Image, Index)):
+                _push_manifest(staging, plan, child, pushed)
+    staging.push_manifest(plan.name, manifest.manifest, media_type=manifest.media_type)
+    pushed.add(manifest.digest)
+
+
+def _behaviour(document: files.Document) -> _Behaviour:
+    data = document.data
+    settings: Dict[str, Any] = {}
+    for key, value in data.get("settings", {}).items():
+        try:
+            settings.update(coerce({key: value}))
+        except ValueError as exc:
+            raise document.error(("settings", key), str(exc)) from None
+    extensions, builtins = [], []
+    for position, spec in enumerate(data.get("extensions", [])):
+        where = ("extensions", position)
+        if "builtin" in spec:
+            if "repositories" in spec and spec["builtin"] != "history":
+                raise document.error(where + ("repositories",),
+                                     f"only the history built-in takes repositories, not {spec['builtin']}")
+            builtins.append(spec)
+        else:
+            extensions.append(_extension(document, spec, where))
+    auth = _convert(document, ("auth",), AuthConfig.from_dict, data["auth"]) if "auth" in data else None
+    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
+    limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
+              for i, limit in enumerate(data.get("rate_limits", []))]
+    return _Behaviour(settings, extensions, builtins, auth, faults, limits)
+
+
+def _convert(document: files.Document, where: Any, convert: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return convert(value)
+    except (ValueError, TypeError) as exc:
+        raise document.error(where, str(exc)) from None
+
+
+def _extension(document: files.Document, spec: Dict[str, Any], where: Any) -> Extension:
+    if spec["name"] in RESERVED_NAMES:
+        raise document.error(where + ("name",), f"{spec['name']} is reserved by the distribution spec; "
+                                                "use `builtin:` to switch on the built-in one")
+    try:
+        extension = Extension(spec["name"], spec["url"], spec.get("description", ""), spec.get("repositories"))
+        for position, route in enumerate(spec.get("routes", [])):
+            handler = _route_handler(document, route, where + ("routes", position))
+            level = route.get("level", "registry")
+            declare = extension.registry_endpoint if level == "registry" else extension.repository_endpoint
+            declare(route["component"], route["module"], methods=[route.get("method", "GET")])(handler)
+    except ValueError as exc:
+        if isinstance(exc, ScenarioError):
+            raise
+        raise document.error(where, str(exc)) from None
+    return extension
+
+
+def _route_handler(document: files.Document, route: Dict[str, Any], where: Any) -> Callable[..., Any]:
+    if "handler" in route:
+        module_name, _, function_name = route["handler"].partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), function_name)
+        except (ImportError, AttributeError) as exc:
+            raise document.error(where + ("handler",), f"cannot import {route['handler']!r}: {exc}") from None
+    default = route.get("response", {})
+    per_repository = route.get("per_repository", {})
+    if route.get("level", "registry") == "registry":
+        if per_repository:
+            raise document.error(where + ("per_repository",), "per_repository needs level: repository")
+        return lambda request, registry: _canned(default)
+
+    def repository_handler(request: Any, registry: Any, name: str) -> Response:
+        return _canned(per_repository.get(name, default))
+    return repository_handler
+
+
+def _canned(spec: Dict[str, Any]) -> Response:
+    status = spec.get("status", 200)
+    headers = list(spec.get("headers", {}).items())
+    if "json" in spec:
+        return json_response(status, json.dumps(spec["json"]).encode(), headers,
+                             content_type=spec.get("content_type", "application/json"))
+    body = spec.get("text", "").encode()
+    return Response(status, [("Content-Type", spec.get("content_type", "text/plain")),
+                             ("Content-Length", str(len(body))), *headers], body)
+
+
+def load_into(registry: "Registry", path: PathLike) -> Scenario:
+    """Load the scenario at `path` into `registry` and return it (for digest look-ups)."""
+    scenario = Scenario.load(path)
+    scenario.apply(registry)
+    return scenario
+
