@@ -58,7 +58,7 @@ class Registry:
                  control_api: bool = False, **changes: Any) -> None:
         self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
         self.clock = clock or Clock()
-        self.store = Store(self.clock)
+        self.store = Store(self.clock, lambda: self.settings.upload_timeout)
         self.router = Router()
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())
@@ -259,7 +259,7 @@ class Registry:
 
     def reset(self) -> None:
         """Forget all content and uploads; settings stay."""
-        self.store = Store(self.store.clock)
+        self.store = Store(self.store.clock, self.store.upload_timeout)
         with self._errors_lock:
             self.server_errors.clear()
 

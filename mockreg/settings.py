@@ -30,6 +30,7 @@ class Settings:
     manifest_size_limit: int = 4 * 1024 * 1024
     max_upload_size: int = 16 * 1024 ** 3
     referrers_page_size: int = 0
+    upload_timeout: int = 0  # seconds an upload may sit idle on the registry clock; 0: forever
     catalog: bool = True
     extensions: bool = True
 

@@ -63,8 +63,10 @@ class UploadSession:
 class Store:
     """All state of one registry. Two Stores never share anything."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 upload_timeout: Callable[[], float] = lambda: 0) -> None:
         self.clock = clock
+        self.upload_timeout = upload_timeout
         self.lock = threading.RLock()
         self.blobs: Dict[str, BlobBytes] = {}
         self._blob_links: Dict[str, int] = {}
@@ -256,6 +258,11 @@ class Store:
             session = self.uploads.get(session_id)
         if session is None or session.repository != name or session.closed:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session_id})
+        timeout = self.upload_timeout()
+        if timeout and self.clock() - session.touched > timeout:
+            with self.lock:  # an idle upload is lost, as registries garbage-collect them
+                self.uploads.pop(session_id, None)
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session_id, "reason": "upload session expired"})
         return session
 
     @contextmanager
