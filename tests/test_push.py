@@ -6,9 +6,11 @@ import http.client
 import io
 import json
 import re
+import threading
+import time
 
 import pytest
-from werkzeug.test import EnvironBuilder
+from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request
 
 from mockreg import Registry
@@ -531,3 +533,52 @@ def test_manifest_put_if_match_with_stale_etag_is_412(client, blobs_of):
                           headers={"Content-Type": OCI_MANIFEST, "If-Match": f'"{second.digest}"'})
     assert_error(response, 412, "DENIED")
     assert client.get("/v2/demo/app/manifests/v1").data == first.body
+
+
+# -- concurrent requests on one session ------------------------------------------------------
+
+def test_chunk_racing_the_closing_put_never_changes_the_stored_blob():
+    for _ in range(30):
+        registry = Registry()
+        client = Client(registry)
+        location = start_upload(client, "race/app")
+        chunks(location, client, DATA)
+        session = registry.store.upload("race/app", location.rsplit("/", 1)[1])
+        answers = {}
+        with session.lock:  # both requests queue on the session's lock, then race for it
+            threads = [
+                threading.Thread(target=lambda: answers.update(put=Client(registry).put(
+                    f"{location}?digest={sha256(DATA)}").status_code)),
+                threading.Thread(target=lambda: answers.update(patch=Client(registry).patch(
+                    location, data=b"late").status_code)),
+            ]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.002)
+        for thread in threads:
+            thread.join(5)
+        if answers["put"] == 201:  # the chunk came second: its session was gone
+            assert answers["patch"] == 404
+            assert registry.blob("race/app", sha256(DATA)) == DATA
+        else:  # the chunk came first, so the content no longer has that digest
+            assert (answers["patch"], answers["put"]) == (202, 400)
+
+
+def test_uploads_in_parallel_threads_all_arrive():
+    registry = Registry()
+    payloads = [f"blob {i}".encode() * 1000 for i in range(16)]
+
+    def push_one(data: bytes) -> None:
+        client = Client(registry)
+        location = start_upload(client, "parallel/app")
+        half = len(data) // 2
+        chunks(location, client, data[:half], data[half:])
+        assert client.put(f"{location}?digest={sha256(data)}").status_code == 201
+
+    threads = [threading.Thread(target=push_one, args=(data,)) for data in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert all(registry.blob("parallel/app", sha256(data)) == data for data in payloads)
+    assert registry.store.uploads == {}
