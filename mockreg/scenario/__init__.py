@@ -153,8 +153,9 @@ class Scenario:
 
 
 def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPlan) -> None:
+    # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
-        staging.push_blob(plan.name, blob.data)
+        staging.store.add_blob(plan.name, blob.digest, blob.data)
     pushed = set()
     for label, manifest in plan.manifests.items():
         _push_manifest(staging, plan, manifest, pushed)
@@ -176,7 +177,7 @@ def _push_manifest(staging: "Registry", plan: RepositoryPlan, manifest: Union[Im
     if isinstance(manifest, Image):
         for blob in manifest.blobs:
             if blob.digest not in plan.missing:
-                staging.push_blob(plan.name, blob.data)
+                staging.store.add_blob(plan.name, blob.digest, blob.data)
     else:
         for child in manifest.manifests:
             if isinstance(child, (Image, Index)):
