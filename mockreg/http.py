@@ -59,10 +59,6 @@ class Request:
             raise RegistryError("SIZE_INVALID", "Content-Length is negative")
         return value
 
-    def has_body(self) -> bool:
-        length = self.content_length
-        return bool(length) or (length is None and self._streams_until_eof())
-
     def _streams_until_eof(self) -> bool:
         return bool(self.environ.get("wsgi.input_terminated")) or (
             "chunked" in (self.environ.get("HTTP_TRANSFER_ENCODING") or "").lower()

@@ -300,9 +300,6 @@ class Store:
                 for tag, digest in incoming.tags.items():
                     self._tag(repo, tag, digest)
 
-    def iter_repositories(self) -> Iterator[Repository]:
-        with self.lock:
-            return iter(list(self.repositories.values()))
 
 
 def _copy_descriptor(descriptor: Dict[str, Any]) -> Dict[str, Any]:
