@@ -11,6 +11,7 @@ import requests
 from werkzeug.test import Client
 
 from mockreg import Registry
+from mockreg.journal import attach
 
 from edge_support import basic, bearer, live, push_image  # noqa: F401  (live is a fixture)
 
@@ -130,6 +131,17 @@ def test_settings_change_at_run_time(registry):
     assert client.get(f"/v2/demo/app/referrers/sha256:{'a' * 64}").status_code == 404
     refused = client.post(f"{API}/settings", json={"referers": False})
     assert refused.status_code == 400 and "unknown setting" in refused.json["errors"][0]["detail"]
+
+
+def test_journal_over_http(registry):
+    attach(registry)
+    client = Client(registry)
+    client.get(MANIFEST, headers=bearer("secret-token"))
+    entries = client.get(f"{API}/journal").json["entries"]
+    assert entries[0]["kind"] == "manifest-get" and entries[0]["status"] in (200, 401)
+    assert entries[0]["request_headers"]["Authorization"] == "Bearer (redacted)"
+    assert client.post(f"{API}/reset").status_code == 200
+    assert [entry["kind"] for entry in client.get(f"{API}/journal").json["entries"]] == ["control-reset"]
 
 
 def test_journal_missing_is_a_clear_404(registry):
