@@ -5,6 +5,8 @@ Handlers run for every test request, so this avoids building werkzeug Request/Re
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
@@ -67,8 +69,11 @@ class Request:
     def read_into(self, buffer: bytearray, hasher: Any, limit: Optional[int] = None) -> int:
         """Append the body to `buffer`, updating `hasher` as each slice arrives.
 
-        With a declared length the buffer grows once and bytes land in place (no copy);
-        a chunked body is read until EOF. Returns the number of bytes read. Raises
+        From the second slice on, hashing runs on a helper thread one slice behind the reader
+        (hashlib releases the GIL), so a big upload is received and hashed on two cores. The
+        buffer grows by appending rather than being sized up front: zero-filling a fresh
+        256 MiB bytearray costs as much as hashing it, and appending touches each page once, as
+        bytes arrive. A chunked body is read until EOF. Returns the number of bytes read. Raises
         SIZE_INVALID if more than `limit` bytes arrive or the body ends early.
         """
         stream = self.environ["wsgi.input"]
@@ -78,48 +83,26 @@ class Request:
             return 0
         if length is not None and limit is not None and length > limit:
             raise RegistryError("SIZE_INVALID", f"body of {length} bytes exceeds the limit of {limit}", status=413)
-        if length is not None and start == 0 and hasattr(stream, "readinto"):
-            return self._read_in_place(stream, buffer, hasher, length)
         remaining = length
-        while remaining is None or remaining > 0:
-            chunk = _read(stream, READ_SLICE if remaining is None else min(remaining, READ_SLICE))
-            if not chunk:
-                break
-            if limit is not None and len(buffer) - start + len(chunk) > limit:
-                del buffer[start:]
-                raise RegistryError("SIZE_INVALID", f"body exceeds the limit of {limit} bytes", status=413)
-            hasher.update(chunk)
-            buffer += chunk
-            if remaining is not None:
-                remaining -= len(chunk)
+        feed = _PipelinedHasher(hasher)
+        try:
+            while remaining is None or remaining > 0:
+                chunk = _read(stream, READ_SLICE if remaining is None else min(remaining, READ_SLICE))
+                if not chunk:
+                    break
+                if limit is not None and len(buffer) - start + len(chunk) > limit:
+                    del buffer[start:]
+                    raise RegistryError("SIZE_INVALID", f"body exceeds the limit of {limit} bytes", status=413)
+                feed.update(chunk)
+                buffer += chunk
+                if remaining is not None:
+                    remaining -= len(chunk)
+        finally:
+            feed.close()  # the hasher is complete (or idle) before anyone reads or restores it
         if remaining:
             del buffer[start:]
             raise RegistryError("SIZE_INVALID", f"body ended {remaining} bytes short of Content-Length {length}")
         return len(buffer) - start
-
-    @staticmethod
-    def _read_in_place(stream: Any, buffer: bytearray, hasher: Any, length: int) -> int:
-        # Re-initialising the empty bytearray sizes it once, so a large blob never exists twice.
-        buffer.__init__(length)  # type: ignore[misc]
-        offset = 0
-        broken: Optional[ConnectionError] = None
-        with memoryview(buffer) as view:
-            while offset < length:
-                try:
-                    got = stream.readinto(view[offset:min(length, offset + READ_SLICE)])
-                except ConnectionError as exc:
-                    broken = exc
-                    break
-                if not got:
-                    break
-                hasher.update(view[offset:offset + got])
-                offset += got
-        if offset < length:
-            del buffer[:]  # only once the view is released: a viewed bytearray cannot shrink
-            if broken is not None:
-                raise _broken_body(broken)
-            raise RegistryError("SIZE_INVALID", f"body ended after {offset} of {length} bytes")
-        return length
 
     def read_all(self, limit: Optional[int]) -> bytes:
         """The whole body, for small documents such as manifests (413 past `limit`)."""
@@ -153,6 +136,48 @@ def _broken_body(exc: Exception) -> RegistryError:
     # The server raises ConnectionError for a body cut short or with broken chunk framing: that
     # is the client's fault, so it gets a 400 (and the server closes the connection after it).
     return RegistryError("SIZE_INVALID", f"request body broken off: {exc}")
+
+
+class _PipelinedHasher:
+    """Feeds slices to `hasher`: the first inline, later ones on a helper thread that hashes one
+    slice while the reader receives the next, so a one-slice body never starts a thread."""
+
+    def __init__(self, hasher: Any) -> None:
+        self._hasher = hasher
+        self._first = True
+        self._slices: "Optional[queue.Queue[Optional[bytes]]]" = None
+        self._thread: Optional[threading.Thread] = None
+        self._failure: Optional[BaseException] = None
+
+    def update(self, data: bytes) -> None:
+        if self._thread is None:
+            if self._first or self._hasher is _NoHash:
+                self._first = False
+                self._hasher.update(data)
+                return
+            self._slices = queue.Queue(maxsize=1)
+            self._thread = threading.Thread(target=self._run, name="mockreg-hash", daemon=True)
+            self._thread.start()
+        self._slices.put(data)  # type: ignore[union-attr]
+
+    def _run(self) -> None:
+        while True:
+            data = self._slices.get()  # type: ignore[union-attr]
+            if data is None:
+                return
+            if self._failure is None:
+                try:
+                    self._hasher.update(data)
+                except BaseException as exc:  # handed to the reader in close(); keep draining
+                    self._failure = exc
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._slices.put(None)  # type: ignore[union-attr]
+            self._thread.join()
+            self._thread = None
+        if self._failure is not None:
+            raise self._failure
 
 
 class _NoHash:

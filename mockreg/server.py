@@ -1,25 +1,31 @@
 """A threaded HTTP/1.1 WSGI server with keep-alive, for the live registry.
 
 werkzeug's development server closes every connection after one response, which makes each
-request of a test suite pay a TCP handshake; this one keeps connections open, answers with
-one write per small response, and sets TCP_NODELAY so small requests do not wait on Nagle.
+request of a test suite pay a TCP handshake; this one keeps connections open, parses requests
+itself (the stdlib's email-based header parser costs more than the registry's own work on a
+small request), answers with one write per small response, and sets TCP_NODELAY so small
+requests do not wait on Nagle. A stop wakes the accept loop at once instead of polling.
 """
 
 from __future__ import annotations
 
-import http.server
+import selectors
 import socket
-import socketserver
 import ssl
 import sys
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+import traceback
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import unquote
 
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Responses up to this size go out in one write together with their headers.
 _COALESCE_LIMIT = 64 * 1024
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+_READ_BUFFER = 64 * 1024
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class _BodyInput:
@@ -35,7 +41,7 @@ class _BodyInput:
         if size < 0 or size > self.remaining:
             size = self.remaining
         data = self._stream.read(size)
-        self.remaining -= len(data)
+        self.remaining = self.remaining - len(data) if data else 0
         return data
 
     def readinto(self, target: Any) -> int:
@@ -44,13 +50,16 @@ class _BodyInput:
         view = memoryview(target)
         if len(view) > self.remaining:
             view = view[: self.remaining]
-        got = self._stream.readinto(view)
-        self.remaining -= got or 0
-        return got or 0
+        got = self._stream.readinto(view) or 0
+        self.remaining = self.remaining - got if got else 0
+        return got
 
     def drain(self) -> None:
-        while self.remaining > 0 and self.read(1 << 16):
-            pass
+        while self.remaining > 0:
+            data = self._stream.read(min(self.remaining, 1 << 16))
+            if not data:
+                raise ConnectionError(f"body ended {self.remaining} bytes short of its Content-Length")
+            self.remaining -= len(data)
 
 
 class _ChunkedInput:
@@ -67,6 +76,8 @@ class _ChunkedInput:
             self._left = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError:
             raise ConnectionError(f"malformed chunk size line {line!r}") from None
+        if self._left < 0:
+            raise ConnectionError(f"negative chunk size {line!r}")
         if self._left == 0:
             while self._stream.readline(1024) not in (b"\r\n", b"\n", b""):
                 pass  # trailers
@@ -94,111 +105,212 @@ class _ChunkedInput:
             pass
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "_ThreadedServer"
+class _BadRequest(Exception):
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
 
-    def setup(self) -> None:
-        super().setup()
-        if self.connection.family in (socket.AF_INET, socket.AF_INET6):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+class _Connection:
+    """One client connection: reads requests one after another, answers each through the app."""
+
+    def __init__(self, server: "LiveServer", sock: socket.socket, address: Any) -> None:
+        self.server = server
+        self.sock = sock
+        self.address = address
+        self.close = False
+
+    def serve(self) -> None:
+        try:
+            if self.server.ssl_context is not None:
+                self.sock = self.server.ssl_context.wrap_socket(self.sock, server_side=True)
+            if self.sock.family in (socket.AF_INET, socket.AF_INET6):
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.rfile = self.sock.makefile("rb", _READ_BUFFER)
+            self.base = self._base_environ()
+            while not self.close:
+                self.handle_one_request()
+        except (OSError, ValueError):
+            pass  # the client went away, a TLS handshake failed, or stop() shut the socket
+        except Exception:
+            print("mockreg server: connection failed\n" + traceback.format_exc(), file=sys.stderr)
+        finally:
+            self.server._forget(self)
+            self._hang_up()
+
+    def _hang_up(self) -> None:
+        # The buffered reader holds its own reference to the socket: close it too, or the
+        # descriptor (and the client's connection) would stay open.
+        rfile = getattr(self, "rfile", None)
+        if rfile is not None:
+            rfile.close()
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _base_environ(self) -> Dict[str, Any]:
+        host, port = self.server.host, self.server.port
+        remote = self.address if isinstance(self.address, tuple) else ("", 0)
+        return {
+            "SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": str(port),
+            "REMOTE_ADDR": remote[0], "REMOTE_PORT": str(remote[1]),
+            "wsgi.version": (1, 0), "wsgi.url_scheme": self.server.scheme, "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+            "mockreg.connection": self.sock,
+        }
 
     def handle_one_request(self) -> None:
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-        except (ConnectionError, socket.timeout, ssl.SSLError):
-            self.close_connection = True
-            return
-        if not self.raw_requestline or len(self.raw_requestline) > 65536:
-            self.close_connection = True
-            return
-        if not self.parse_request():
+        line = self.rfile.readline(_MAX_LINE + 1)
+        if line in (b"\r\n", b"\n"):  # RFC 9112: ignore an empty line before a request line
+            line = self.rfile.readline(_MAX_LINE + 1)
+        if not line:
+            self.close = True
             return
         try:
-            self._run_app()
-        except (ConnectionError, BrokenPipeError, socket.timeout, ssl.SSLError):
-            self.close_connection = True
+            environ, body = self._environ(*self._parse(line))
+        except _BadRequest as bad:
+            self.close = True
+            self._send_simple(bad.status, str(bad))
+            return
+        if environ.get("HTTP_EXPECT", "").lower() == "100-continue" and version == "HTTP/1.1":
+            self.sock.sendall(_CONTINUE)
+        try:
+            self._run_app(environ, body)
+        except ConnectionError:
+            self.close = True  # an app's body iterator asked to drop the connection, or the client left
 
-    def _environ(self) -> Tuple[Dict[str, Any], Any]:
-        path, _, query = self.path.partition("?")
-        if path.startswith(("http://", "https://")):
+    def _parse(self, line: bytes) -> Tuple[str, str, str, List[Tuple[str, str]]]:
+        if len(line) > _MAX_LINE:
+            raise _BadRequest("414 URI Too Long", "request line too long")
+        parts = line.split()
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+            raise _BadRequest("400 Bad Request", f"malformed request line {line[:100]!r}")
+        version = parts[2].decode("latin-1")
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            if version[5:6].isdigit() and version[5:6] >= "2":
+                raise _BadRequest("505 HTTP Version Not Supported", f"{version} is not supported")
+            raise _BadRequest("400 Bad Request", f"malformed HTTP version {version!r}")
+        headers: List[Tuple[str, str]] = []
+        readline = self.rfile.readline
+        while True:
+            raw = readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n"):
+                break
+            if not raw:
+                raise ConnectionError("connection closed inside the request headers")
+            if len(raw) > _MAX_LINE or len(headers) >= _MAX_HEADERS:
+                raise _BadRequest("431 Request Header Fields Too Large", "request headers too large")
+            name, colon, value = raw.partition(b":")
+            if not colon or not name or name != name.strip() or raw[:1] in (b" ", b"\t"):
+                raise _BadRequest("400 Bad Request", f"malformed header line {raw[:100]!r}")
+            headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
+        return parts[0].decode("latin-1"), parts[1].decode("latin-1"), version, headers
+
+    def _environ(self, method: str, target: str, version: str,
+                 headers: List[Tuple[str, str]]) -> Tuple[Dict[str, Any], Any]:
+        path, _, query = target.partition("?")
+        if path.startswith(("http://", "https://")):  # absolute-form, as sent to proxies
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
-        environ: Dict[str, Any] = {
-            "REQUEST_METHOD": self.command,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(path, "latin-1"),
-            "QUERY_STRING": query,
-            "REQUEST_URI": self.path,
-            "SERVER_NAME": self.server.server_address[0],
-            "SERVER_PORT": str(self.server.server_address[1]),
-            "SERVER_PROTOCOL": self.request_version,
-            "REMOTE_ADDR": self.client_address[0],
-            "REMOTE_PORT": str(self.client_address[1]),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "https" if self.server.ssl_context else "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "mockreg.connection": self.connection,
-        }
-        for key, value in self.headers.items():
+        environ = self.base.copy()
+        environ["REQUEST_METHOD"] = method
+        environ["PATH_INFO"] = unquote(path, "latin-1")
+        environ["QUERY_STRING"] = query
+        environ["REQUEST_URI"] = target
+        environ["SERVER_PROTOCOL"] = version
+        for key, value in headers:
             if "_" in key:
                 continue  # header smuggling: "X_Y" would collide with "X-Y"
             name = key.upper().replace("-", "_")
             if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 name = "HTTP_" + name
             environ[name] = f"{environ[name]},{value}" if name in environ else value
+        connection = environ.get("HTTP_CONNECTION", "").lower()
+        if version == "HTTP/1.0":
+            self.close = "keep-alive" not in connection
+        elif "close" in connection:
+            self.close = True
         body: Any
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        if "HTTP_TRANSFER_ENCODING" in environ:
+            if environ["HTTP_TRANSFER_ENCODING"].lower().strip() != "chunked":
+                self.close = True  # no other coding is understood, so the body's end is unknown
+                raise _BadRequest("501 Not Implemented", "only chunked transfer coding is supported")
             body = _ChunkedInput(self.rfile)
             environ["wsgi.input_terminated"] = True
-            environ.pop("CONTENT_LENGTH", None)
+            if environ.pop("CONTENT_LENGTH", None) is not None:
+                self.close = True  # both framings present: RFC 9112 says close after answering
         else:
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = 0
-            body = _BodyInput(self.rfile, max(length, 0))
+            raw = environ.get("CONTENT_LENGTH", "")
+            length = int(raw) if raw.isdigit() else 0
+            if raw and not raw.isdigit():
+                self.close = True  # the app answers 400; the body's end is unknown, so hang up after
+            body = _BodyInput(self.rfile, length)
         environ["wsgi.input"] = body
         return environ, body
 
-    def _run_app(self) -> None:
-        environ, body = self._environ()
+    def _run_app(self, environ: Dict[str, Any], body: Any) -> None:
         status_headers: List[Any] = []
 
         def start_response(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Callable:
             status_headers[:] = [status, headers]
-            return lambda data: None
+            return _no_write
 
-        result = self.server.app(environ, start_response)
+        try:
+            result = self.server.app(environ, start_response)
+        except ConnectionError:
+            raise
+        except Exception:
+            self._app_failed(environ)
+            return
         try:
             status, headers = status_headers
-            body.drain()
-            self._write_response(status, headers, result)
+            try:
+                body.drain()  # whatever the app left unread, so the next request starts in the right place
+            except ConnectionError:
+                self.close = True  # the body is broken: answer, then hang up
+            self._write_response(environ, status, headers, result)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
 
-    def _write_response(self, status: str, headers: List[Tuple[str, str]], result: Iterable[bytes]) -> None:
+    def _app_failed(self, environ: Dict[str, Any]) -> None:
+        # The Registry answers its own errors; an exception escaping the app (a broken layer, a
+        # wrapper) drops the connection, as werkzeug's server does, so no test mistakes it for an answer.
+        print(f"mockreg server: the app failed on {environ['REQUEST_METHOD']} {environ['REQUEST_URI']}\n"
+              + traceback.format_exc(), file=sys.stderr)
+        self.close = True
+
+    def _write_response(self, environ: Dict[str, Any], status: str, headers: List[Tuple[str, str]],
+                        result: Iterable[bytes]) -> None:
         head = [f"HTTP/1.1 {status}\r\n"]
         has_length = False
         for key, value in headers:
-            if key.lower() == "content-length":
+            lowered = key.lower()
+            if lowered == "content-length":
                 has_length = True
+            elif lowered == "connection" and "close" in value.lower():
+                self.close = True
             head.append(f"{key}: {value}\r\n")
         code = int(status[:3])
-        chunked = not has_length and self.command != "HEAD" and code >= 200 and code not in (204, 304)
-        if chunked:
-            head.append("Transfer-Encoding: chunked\r\n")
-        if self.close_connection:
+        bodyless = environ["REQUEST_METHOD"] == "HEAD" or code < 200 or code in (204, 304)
+        chunked = False
+        if not has_length and not bodyless:
+            if environ["SERVER_PROTOCOL"] == "HTTP/1.1":
+                chunked = True
+                head.append("Transfer-Encoding: chunked\r\n")
+            else:
+                self.close = True  # an HTTP/1.0 client reads such a body until the connection closes
+        if self.close:
             head.append("Connection: close\r\n")
+        elif environ["SERVER_PROTOCOL"] == "HTTP/1.0":
+            head.append("Connection: keep-alive\r\n")
         head.append("\r\n")
         pending = "".join(head).encode("latin-1")
-        send = self.connection.sendall
+        send = self.sock.sendall
         for data in result:
-            if not data:
+            if not data or bodyless:
                 continue
             if chunked:
                 data = b"%x\r\n%s\r\n" % (len(data), data)
@@ -214,33 +326,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if pending:
             send(pending)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # the request journal and `mockreg serve` log requests themselves
+    def _send_simple(self, status: str, text: str) -> None:
+        body = (text + "\n").encode("latin-1", "replace")
+        self.sock.sendall(f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+                          "Connection: close\r\n\r\n".encode("latin-1") + body)
 
 
-class _ThreadedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: Tuple[str, int], app: WSGIApp, ssl_context: Optional[ssl.SSLContext]) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.app = app
-        self.ssl_context = ssl_context
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> Tuple[socket.socket, Any]:
-        connection, address = self.socket.accept()
-        if self.ssl_context is not None:
-            connection = self.ssl_context.wrap_socket(connection, server_side=True)
-        return connection, address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout)):
-            return
-        super().handle_error(request, client_address)
+def _no_write(data: bytes) -> None:
+    raise NotImplementedError("mockreg's server does not support the WSGI write() callable")
 
 
 class LiveServer:
@@ -251,19 +344,25 @@ class LiveServer:
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: Optional[ssl.SSLContext] = None) -> None:
-        self._server = _ThreadedServer((host, port), app, ssl_context)
-        self._thread: Optional[threading.Thread] = None
+        self.app = app
+        self.ssl_context = ssl_context
         self.host = host
-        self.port: int = self._server.server_address[1]
         self.scheme = "https" if ssl_context else "http"
-
-    @property
-    def app(self) -> WSGIApp:
-        return self._server.app
-
-    @app.setter
-    def app(self, app: WSGIApp) -> None:
-        self._server.app = app
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+            self._socket.listen(128)
+            self._socket.setblocking(False)
+        except OSError:
+            self._socket.close()
+            raise
+        self.port: int = self._socket.getsockname()[1]
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._connections: Set[_Connection] = set()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
 
     @property
     def host_port(self) -> str:
@@ -276,23 +375,59 @@ class LiveServer:
         return f"{self.scheme}://{self.host_port}"
 
     def start(self) -> "LiveServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"mockreg-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name=f"mockreg-{self.port}", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
+        """Accept connections until `stop()` (or an exception in this thread, e.g. Ctrl-C)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._socket, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_reader:
+                        return
+                    self._accept()
+
+    def _accept(self) -> None:
+        try:
+            sock, address = self._socket.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        sock.setblocking(True)
+        connection = _Connection(self, sock, address)
+        with self._lock:
+            self._connections.add(connection)
+        threading.Thread(target=connection.serve, name=f"mockreg-{self.port}-connection", daemon=True).start()
+
+    def _forget(self, connection: _Connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)
 
     def close(self) -> None:
-        """Release the socket of a server run with `serve_forever` in this thread."""
-        self._server.server_close()
+        """Release the listening socket and hang up on open connections."""
+        self._socket.close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop accepting, wait for the accept loop to end, then `close()`."""
         if self._thread is not None:
+            try:
+                self._wake_writer.send(b"x")
+            except OSError:
+                pass
             self._thread.join(timeout=5)
+            self._thread = None
+        self.close()
 
     def __enter__(self) -> "LiveServer":
         return self.start()

@@ -1,0 +1,189 @@
+"""The servers under test as child processes, and what /proc says about them.
+
+Every server runs in its own process so that the client (this process) and the server each
+have a core, and so the server's CPU time and memory can be read from /proc.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+FLOOR_SCRIPT = Path(__file__).with_name("floor_server.py")
+PEER_INSTALL_HINT = "apt-get install -y docker-registry  (Debian/Ubuntu; distribution 2.8)"
+
+
+class ServerProcess:
+    """A server started as a child process, reachable at `host_port`."""
+
+    def __init__(self, name: str, process: subprocess.Popen, host_port: str,
+                 workdir: Optional[tempfile.TemporaryDirectory] = None) -> None:
+        self.name = name
+        self.process = process
+        self.host_port = host_port
+        self._workdir = workdir
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the whole process (all threads) so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+
+    def memory(self, key: str = "VmRSS") -> int:
+        """A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM peak since the last reset)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+        raise KeyError(key)
+
+    def reset_peak_memory(self) -> bool:
+        """Restart VmHWM from the current RSS (Linux clear_refs); False where not permitted."""
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+
+
+SERVE = [sys.executable, "-m", "mockreg", "serve", "--port", "0"]
+
+
+def start_mockreg() -> ServerProcess:
+    """`python -m mockreg serve --port 0 --quiet`, as a user runs it, without the request log
+    (the reference registry runs with its access log off too)."""
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(SERVE + ["--quiet"], stdout=subprocess.PIPE, stderr=errors, text=True)
+        try:
+            return ServerProcess("mockreg", process, _announced_host_port(process))
+        except RuntimeError:
+            errors.seek(0)
+            if "--quiet" not in errors.read():
+                raise
+    # an older mockreg, whose serve has no --quiet and no request log
+    process = subprocess.Popen(SERVE, stdout=subprocess.PIPE, text=True)
+    return ServerProcess("mockreg", process, _announced_host_port(process))
+
+
+def start_floor() -> ServerProcess:
+    """The canned-answer http.server: the least any Python server here can cost."""
+    process = subprocess.Popen([sys.executable, str(FLOOR_SCRIPT)], stdout=subprocess.PIPE, text=True)
+    return ServerProcess("floor", process, _announced_host_port(process))
+
+
+def _announced_host_port(process: subprocess.Popen) -> str:
+    line = process.stdout.readline() if process.stdout else ""
+    if "://" not in line:
+        process.kill()
+        raise RuntimeError(f"server did not announce its URL, said {line!r}")
+    return line.strip().split("://", 1)[1].rstrip("/")
+
+
+def find_peer() -> Optional[str]:
+    """The reference registry binary (Debian names it docker-registry), or None."""
+    for name in ("docker-registry", "registry"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def peer_version(binary: str) -> str:
+    try:
+        return subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def start_peer(binary: str) -> ServerProcess:
+    """The reference registry on 127.0.0.1 with in-memory storage, delete enabled, no access log."""
+    port = free_port()
+    workdir = tempfile.TemporaryDirectory(prefix="mockreg-bench-peer-")
+    config = Path(workdir.name, "config.yml")
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        "storage:\n  inmemory: {}\n  delete:\n    enabled: true\n"
+        "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=workdir.name)
+    server = ServerProcess("peer", process, f"127.0.0.1:{port}", workdir)
+    try:
+        wait_for_200(server.host_port, timeout=30, process=process)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_200(host_port: str, timeout: float, process: Optional[subprocess.Popen] = None,
+                 path: str = "/v2/") -> float:
+    """Poll GET `path` until it answers 200; returns the time it happened (perf_counter)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        try:
+            connection = http.client.HTTPConnection(host_port, timeout=timeout)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            if response.status == 200:
+                return time.perf_counter()
+        except OSError:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {path}")
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no 200 from {host_port}{path} within {timeout}s")
+        time.sleep(0.001)
+
+
+def spawn_to_ready(argv: List[str]) -> float:
+    """Seconds from spawning `mockreg serve` to its first 200 on /v2/."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    server = ServerProcess("startup", process, "")
+    try:
+        server.host_port = _announced_host_port(process)
+        ready = wait_for_200(server.host_port, timeout=30, process=process)
+    finally:
+        server.stop()
+    return ready - started
+
+
+def spawn_to_exit(argv: List[str]) -> float:
+    """Seconds from spawning `argv` to its exit (the bare-import baseline)."""
+    started = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - started
