@@ -6,7 +6,8 @@ WSGI app. It decides per request which adapter a `requests.Session` uses: URLs u
 get an in-process adapter that answers through a private `responses.RequestsMock` (whose
 callbacks call the app); other URLs keep their usual adapter, so they reach the network or a
 `responses` mock of the test's own, whichever was started first or last. With
-`passthrough=False` other hosts are refused instead, with `responses`' message listing routes.
+`passthrough=False` other hosts are refused instead, with `responses`' message listing routes
+(hosts of an enclosing router and prefixes given to `allow` still get through).
 """
 
 from __future__ import annotations

@@ -47,6 +47,8 @@ def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
     configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     yield registry
+    # The item outlives the test (pytest keeps every item): let the registry and its blobs go.
+    del request.node.stash[_REGISTRY]
     reported = request.node.stash.get(_ERRORS_REPORTED, 0)
     if len(registry.server_errors) > reported:  # raised after the test body, e.g. by a fixture's teardown
         raise ServerErrors(registry.server_errors[reported:])
@@ -126,9 +128,10 @@ def mockreg_server(mockreg_live_server: LiveServer, mockreg: Registry) -> Iterat
 
 
 # -- in process ---------------------------------------------------------------------------------
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mockreg_base_url() -> str:
-    """The URL `mockreg_requests` and `mockreg_httpx` answer on; override to change it."""
+    """The URL `mockreg_requests` and `mockreg_httpx` answer on; override to change it (a test
+    that needs one more host calls `mockreg_requests.add_host`)."""
     return DEFAULT_BASE_URL
 
 

@@ -110,7 +110,7 @@ def test_the_in_process_base_url_is_an_override_point(run, pytester):
     pytester.makeconftest("""
         import pytest
 
-        @pytest.fixture
+        @pytest.fixture(scope="session")
         def mockreg_base_url():
             return "https://registry.example:5000"
     """)

@@ -1,0 +1,190 @@
+"""What the pytest plugin costs a test: a fresh registry, and an in-process request against a
+loopback one, measured in one run.
+
+    python -m benchmarks.plugin_costs [--quick]
+
+Targets (issue "pytest plugin"): a fresh registry <= 0.2 ms; an in-process request <= 1/3 of a
+loopback request through the same client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import requests
+
+from mockreg.content import push_image
+from mockreg.inprocess import RequestsRouter, httpx_client
+from mockreg.registry import Registry
+from mockreg.server import LiveServer
+from mockreg.session import LiveRegistry, fresh_registry
+
+PATH = "/v2/demo/app/manifests/1.0"
+ACCEPT = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+
+
+def per_call(action: Callable[[], object], number: int, repeat: int = 5) -> float:
+    """Best-of-`repeat` seconds per call of `action`."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            action()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def registry_costs(number: int) -> List[Tuple[str, float]]:
+    server = LiveServer(Registry()).start()
+    try:
+        def swap() -> None:
+            LiveRegistry(server, fresh_registry()).serve().release()
+        return [
+            ("Registry()", per_call(Registry, number)),
+            ("fresh registry + journal (the mockreg fixture's work)", per_call(fresh_registry, number)),
+            ("... and handing it to the live server (mockreg_server)", per_call(swap, number)),
+        ]
+    finally:
+        server.stop()
+
+
+def request_costs(number: int) -> List[Tuple[str, float, Optional[float]]]:
+    """(client, in-process seconds, loopback seconds) for one small manifest GET."""
+    registry = fresh_registry()
+    push_image(registry, "demo/app:1.0", layers=[1024])
+    rows = []
+    with LiveServer(registry) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port)
+
+        def loopback_raw() -> None:
+            connection.request("GET", PATH, headers=ACCEPT)
+            connection.getresponse().read()
+
+        def wsgi_call() -> None:
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": PATH, "QUERY_STRING": "",
+                       "HTTP_ACCEPT": ACCEPT["Accept"], "wsgi.input": io.BytesIO(b"")}
+            b"".join(registry(environ, lambda status, headers, exc_info=None: None))
+        rows.append(("WSGI call vs http.client (no client: the floor)", per_call(wsgi_call, number),
+                     per_call(loopback_raw, number)))
+        connection.close()
+
+        with requests.Session() as session, RequestsRouter(registry) as router:
+            router.allow(server.url)
+            in_process_url, loopback_url = router.url + PATH, server.url + PATH
+            rows.append(("requests.Session (responses) vs keep-alive",
+                         per_call(lambda: session.get(in_process_url, headers=ACCEPT), number),
+                         per_call(lambda: session.get(loopback_url, headers=ACCEPT), number)))
+            with requests.Session() as bare:
+                bare.mount("http://", _AnswerAtOnce())
+                floor = per_call(lambda: bare.get(in_process_url, headers=ACCEPT), number)
+            rows.append(("  requests' own work (a transport doing nothing)", floor, None))
+            rows.append(("requests.get, a Session per call (python-dxf)",
+                         per_call(lambda: requests.get(in_process_url, headers=ACCEPT), number),
+                         per_call(lambda: requests.get(loopback_url, headers=ACCEPT), number)))
+
+        import httpx
+
+        with httpx_client(registry) as local, httpx.Client(base_url=server.url) as remote:
+            rows.append(("httpx.Client (WSGITransport) vs keep-alive",
+                         per_call(lambda: local.get(PATH, headers=ACCEPT), number),
+                         per_call(lambda: remote.get(PATH, headers=ACCEPT), number)))
+    return rows
+
+
+class _AnswerAtOnce(requests.adapters.BaseAdapter):
+    """A transport that does nothing: what is left is the work `requests` itself does per call."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        response = requests.Response()
+        response.status_code, response._content, response.request, response.url = 200, b"{}", request, request.url
+        return response
+
+    def close(self) -> None:
+        return None
+
+
+def journal_cost(number: int) -> Tuple[float, float]:
+    plain, journaled = Registry(), fresh_registry()
+    for registry in (plain, journaled):
+        push_image(registry, "demo/app:1.0", layers=[1024])
+
+    def call(registry: Registry) -> Callable[[], object]:
+        def once() -> object:
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": PATH, "QUERY_STRING": "", "wsgi.input": io.BytesIO()}
+            return b"".join(registry(environ, lambda status, headers, exc_info=None: None))
+        return once
+    return per_call(call(plain), number), per_call(call(journaled), number)
+
+
+def pytest_overhead(tests: int, repeat: int) -> List[Tuple[str, float]]:
+    """Per-test cost of each fixture inside a real pytest run, against a do-nothing fixture
+    (whose own cost, pytest's fixture machinery, is the first line)."""
+    fixtures = ["noop", "mockreg", "mockreg_server", "mockreg_requests"]
+    timings = {}
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef noop():\n    yield\n")
+        for fixture in [""] + fixtures:
+            module = Path(folder) / f"test_{fixture or 'bare'}.py"
+            module.write_text(textwrap.dedent(f"""
+                import pytest
+
+                @pytest.mark.parametrize("n", range({tests}))
+                def test_cost({fixture + ', ' if fixture else ''}n):
+                    pass
+            """))
+            timings[fixture] = min(_run_pytest(module) for _ in range(repeat))
+    rows = [("a do-nothing fixture (pytest's own cost)", (timings["noop"] - timings[""]) / tests)]
+    rows += [(f"{name} (beyond a do-nothing fixture)", (timings[name] - timings["noop"]) / tests)
+             for name in fixtures[1:]]
+    return rows
+
+
+def _run_pytest(module: Path) -> float:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:hypothesispytest", "-p", "no:cacheprovider",
+               "-p", "no:randomly", str(module)]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=module.parent,
+                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return time.perf_counter() - start
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    quick = parser.parse_args(argv).quick
+    number = 200 if quick else 2000
+
+    print("Fresh registry (target <= 200 us)")
+    for label, seconds in registry_costs(number):
+        print(f"  {label:58s} {seconds * 1e6:8.1f} us")
+
+    print("\nPer-test overhead in a real pytest run")
+    for label, seconds in pytest_overhead(200 if quick else 2000, 1 if quick else 3):
+        print(f"  {label:58s} {seconds * 1e6:8.1f} us")
+
+    print("\nOne small manifest GET: in process vs loopback (target: ratio <= 0.33)")
+    print(f"  {'client':48s} {'in-process':>12s} {'loopback':>12s} {'ratio':>7s}")
+    for label, local, remote in request_costs(number // 4):
+        if remote is None:
+            print(f"  {label:48s} {local * 1e6:9.1f} us {'-':>12s} {'-':>7s}")
+        else:
+            print(f"  {label:48s} {local * 1e6:9.1f} us {remote * 1e6:9.1f} us {local / remote:7.2f}")
+
+    plain, journaled = journal_cost(number)
+    print(f"\nJournal: {plain * 1e6:.1f} us per request without, {journaled * 1e6:.1f} us with "
+          f"(+{(journaled - plain) * 1e6:.1f} us)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
