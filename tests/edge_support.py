@@ -5,14 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, Tuple
 
 import pytest
 
 from mockreg import Registry
-from mockreg.http import Request, Response
-from mockreg.layers import Layer
-from mockreg.routes import Match
 from mockreg.server import LiveServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -59,24 +56,3 @@ def live(registry: Registry) -> Iterator[LiveServer]:
     with LiveServer(registry) as server:
         yield server
 
-
-class Seen(Layer):
-    """Records (method, route kind, status) of every request, to make client retries visible."""
-
-    def __init__(self) -> None:
-        self.requests: List[Tuple[str, Optional[str], int]] = []
-        self.authorization: List[Optional[str]] = []
-
-    def after(self, registry: Any, request: Request, match: Optional[Match], response: Response) -> Response:
-        self.requests.append((request.method, match.kind if match else None, response.status))
-        self.authorization.append(request.header("Authorization"))
-        return response
-
-    def count(self, kind: str, status: Optional[int] = None) -> int:
-        return sum(1 for _, k, s in self.requests if k == kind and (status is None or s == status))
-
-    @classmethod
-    def on(cls, registry: Registry) -> "Seen":
-        seen = cls()
-        registry.layers.insert(0, seen)
-        return seen

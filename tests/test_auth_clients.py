@@ -14,9 +14,10 @@ from dxf import DXF
 from dxf.exceptions import DXFUnauthorizedError
 
 from mockreg import Registry
+from mockreg.journal import attach
 from mockreg.server import LiveServer
 
-from edge_support import Seen, live, push_image, sha256  # noqa: F401  (live is a fixture)
+from edge_support import live, push_image, sha256  # noqa: F401  (live is a fixture)
 
 
 @pytest.fixture
@@ -37,10 +38,10 @@ def oras_client(live: LiveServer) -> oras.client.OrasClient:
 
 
 def test_oras_anonymous_pull_of_a_public_repository(live, registry, tmp_path):
-    seen = Seen.on(registry)
+    journal = attach(registry)
     files = oras_client(live).pull(target=f"{live.host_port}/public/base:1.0", outdir=str(tmp_path))
     assert [open(path, "rb").read() for path in files] == [b"public layer"]
-    assert seen.count("token", 200) == 1  # one anonymous token, then every request passes
+    assert journal.count("token", status=200) == 1  # one anonymous token, then every request passes
 
 
 def test_oras_anonymous_push_is_denied(live, registry, tmp_path, monkeypatch):
@@ -56,12 +57,12 @@ def test_oras_reuses_a_pull_token_for_push_and_is_denied(live, registry, tmp_pat
     token meets the push's `insufficient_scope` challenge, as it would on docker/distribution."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "artifact.txt").write_bytes(b"hello")
-    seen = Seen.on(registry)
+    journal = attach(registry)
     client = oras_client(live)
     client.auth.set_basic_auth("alice", "alice-pw")
     with pytest.raises(ValueError, match="UNAUTHORIZED"):
         client.push(files=["artifact.txt"], target=f"{live.host_port}/team/app:2.0")
-    assert seen.count("blob-upload-start", 401) == 2  # the request and oras-py's retry with the same token
+    assert journal.count("blob-upload-start", status=401) == 2  # the request and oras-py's retry with the same token
     assert registry.tags("team/app") == ["1.0"]
 
 
@@ -127,11 +128,11 @@ def test_dxf_push_with_a_permitted_user(secure, registry):
 
 
 def test_dxf_refreshes_an_expired_token(secure, registry):
-    seen = Seen.on(registry)
+    journal = attach(registry)
     dxf = dxf_client(secure, "team/app", "alice", "alice-pw")
     assert dxf.list_aliases() == ["1.0"]
-    assert seen.count("token") == 1
+    assert journal.count("token") == 1
     registry.clock.advance(registry.auth.config.token_ttl + 1)
     assert dxf.list_aliases() == ["1.0"]
-    assert seen.count("tags-list", 401) == 2  # the first request, and the one with the expired token
-    assert seen.count("token") == 2
+    assert journal.count("tags-list", status=401) == 2  # the first request, and the one with the expired token
+    assert journal.count("token") == 2

@@ -11,10 +11,11 @@ import pytest
 from werkzeug.test import Client
 
 from mockreg import Registry
+from mockreg.journal import attach
 from mockreg.faults import MAX_SLEEP, FaultRule
 from mockreg.mapping import ConfigError
 
-from edge_support import Seen, push_image, sha256
+from edge_support import push_image, sha256
 
 LAYER = bytes(range(256)) * 40  # 10 KiB
 
@@ -117,7 +118,7 @@ def test_removed_rule_stops_firing(registry, client):
 
 def test_requests_retry_is_visible_as_repeated_requests(registry):
     """A client that retries 503 makes one request per attempt; the rule and the record agree."""
-    seen = Seen.on(registry)
+    journal = attach(registry)
     rule = registry.add_fault(kinds=["blob-get"], first=2, status=503, retry_after=0)
     transport = httpx.WSGITransport(app=registry)
     with httpx.Client(transport=transport, base_url="http://mockreg.test") as http:
@@ -126,7 +127,7 @@ def test_requests_retry_is_visible_as_repeated_requests(registry):
             if response.status_code != 503:
                 break
     assert response.content == LAYER
-    assert seen.count("blob-get") == 3 and seen.count("blob-get", 503) == 2
+    assert journal.count("blob-get") == 3 and journal.count("blob-get", status=503) == 2
     assert registry.faults.stats(rule)["fired"] == 2
 
 

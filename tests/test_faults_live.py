@@ -12,9 +12,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from mockreg import Registry
+from mockreg.journal import attach
 from mockreg.server import LiveServer
 
-from edge_support import Seen, live, push_image, sha256  # noqa: F401  (live is a fixture)
+from edge_support import live, push_image, sha256  # noqa: F401  (live is a fixture)
 
 LAYER = bytes(range(256)) * 4096  # 1 MiB
 
@@ -31,13 +32,13 @@ def blob_url(live: LiveServer) -> str:
 
 
 def test_dropped_connection_mid_body_then_success(live, registry):
-    seen = Seen.on(registry)
+    journal = attach(registry)
     registry.add_fault(kinds=["blob-get"], first=1, drop_after=64 * 1024)
     with requests.Session() as session:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             session.get(blob_url(live)).content
         assert session.get(blob_url(live)).content == LAYER
-    assert seen.count("blob-get") == 2
+    assert journal.count("blob-get") == 2
 
 
 def test_dropped_connection_seen_by_httpx(live, registry):
@@ -82,18 +83,18 @@ def test_drip_feeds_a_slow_body(live, registry):
 
 
 def test_urllib3_retries_503_and_honours_retry_after(live, registry):
-    seen = Seen.on(registry)
+    journal = attach(registry)
     registry.add_fault(kinds=["blob-get"], first=2, status=503, retry_after=0)
     with requests.Session() as session:
         session.mount("http://", HTTPAdapter(max_retries=Retry(total=3, status_forcelist=[503],
                                                                 respect_retry_after_header=True)))
         assert session.get(blob_url(live)).content == LAYER
-    assert [status for method, kind, status in seen.requests if kind == "blob-get"] == [503, 503, 200]
+    assert [entry.status for entry in journal.filter("blob-get")] == [503, 503, 200]
 
 
 def test_redirect_to_storage_on_another_host_drops_authorization(registry):
     registry.enable_auth(scheme="basic", users=[{"name": "u", "password": "p", "access": {"demo/*": "pull"}}])
-    seen = Seen.on(registry)
+    journal = attach(registry)
     with LiveServer(registry, host="127.0.0.1") as api, LiveServer(registry, host="127.0.0.1") as storage:
         storage_base = f"http://localhost:{storage.port}"
         registry.add_fault(redirect=True, redirect_to=storage_base)
@@ -101,8 +102,8 @@ def test_redirect_to_storage_on_another_host_drops_authorization(registry):
     assert response.content == LAYER
     assert response.history[0].status_code == 307
     assert response.url.startswith(f"{storage_base}/_storage/demo/app/blobs/")
-    assert [kind for _, kind, _ in seen.requests] == ["blob-get", "storage-blob-get"]
-    assert [header is not None for header in seen.authorization] == [True, False]  # not sent to storage
+    assert [entry.kind for entry in journal.entries] == ["blob-get", "storage-blob-get"]
+    assert ["Authorization" in entry.request_headers for entry in journal.entries] == [True, False]  # not sent to storage
 
 
 def test_redirect_is_followed_by_httpx_on_the_same_host(live, registry):
