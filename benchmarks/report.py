@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Union
 class Figure:
     label: str
     unit: str
+    short: str = ""  # how the figure is named in the floor / limit column, e.g. "floor"
     samples: List[float] = field(default_factory=list)
     # True when at least one sample was cut off by a time cap: the true rate is at most this.
     capped: bool = False
@@ -43,8 +44,8 @@ class Results:
         self.figures: Dict[str, Figure] = {}
         self.notes: List[str] = []
 
-    def declare(self, key: str, label: str, unit: str) -> None:
-        self.figures.setdefault(key, Figure(label, unit))
+    def declare(self, key: str, label: str, unit: str, short: str = "") -> None:
+        self.figures.setdefault(key, Figure(label, unit, short))
 
     def add(self, key: str, value: float, capped: bool = False) -> None:
         figure = self.figures[key]
@@ -58,12 +59,27 @@ class Results:
         return figure.value if figure is not None else None
 
     def ratio(self, ratio: Ratio) -> Dict[str, Any]:
+        """The median of per-repetition ratios when both sides were measured in every repetition
+        (each pair back to back, so a slow moment of a noisy machine hits both), else the ratio
+        of the medians."""
         top, bottom = self.value(ratio.of), self.value(ratio.to)
-        value = top / bottom if top is not None and bottom else None
+        pairs = self._pairs(ratio)
+        if pairs:
+            value: Optional[float] = statistics.median(a / b for a, b in pairs)
+        else:
+            value = top / bottom if top is not None and bottom else None
         # A capped figure is an upper bound, so a ratio over it is a lower bound and vice versa.
         bound = "at most" if self._capped(ratio.of) else "at least" if self._capped(ratio.to) else None
         return {"name": ratio.name, "of": ratio.of, "to": ratio.to, "value": value, "target": ratio.target,
                 "met": _meets(value, ratio.target), "bound": bound}
+
+    def _pairs(self, ratio: Ratio) -> List[tuple]:
+        if not isinstance(ratio.to, str) or ratio.of not in self.figures or ratio.to not in self.figures:
+            return []
+        tops, bottoms = self.figures[ratio.of].samples, self.figures[ratio.to].samples
+        if len(tops) != len(bottoms) or not all(bottoms):
+            return []
+        return list(zip(tops, bottoms))
 
     def _capped(self, key: Union[str, float]) -> bool:
         return isinstance(key, str) and key in self.figures and self.figures[key].capped
@@ -97,9 +113,8 @@ class Results:
         figure = self.figures.get(key)
         if figure is None or figure.value is None:
             return "n/a"
-        text = _number(figure.value)
-        label = "" if key.startswith("mockreg") or key.startswith("peer") else f"{figure.label}: "
-        return ("≤ " if figure.capped else "") + label + text
+        label = f"{figure.short} " if figure.short else ""
+        return label + ("≤ " if figure.capped else "") + _number(figure.value)
 
     def _ratio_text(self, ratio: Ratio) -> str:
         result = self.ratio(ratio)

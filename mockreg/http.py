@@ -84,7 +84,7 @@ class Request:
         if length is not None and limit is not None and length > limit:
             raise RegistryError("SIZE_INVALID", f"body of {length} bytes exceeds the limit of {limit}", status=413)
         remaining = length
-        feed = _PipelinedHasher(hasher)
+        feed = _PipelinedHasher(hasher, inline_first=length is None or length <= READ_SLICE)
         try:
             while remaining is None or remaining > 0:
                 chunk = _read(stream, READ_SLICE if remaining is None else min(remaining, READ_SLICE))
@@ -139,12 +139,13 @@ def _broken_body(exc: Exception) -> RegistryError:
 
 
 class _PipelinedHasher:
-    """Feeds slices to `hasher`: the first inline, later ones on a helper thread that hashes one
-    slice while the reader receives the next, so a one-slice body never starts a thread."""
+    """Feeds slices to `hasher` on a helper thread that hashes one slice while the reader receives
+    the next. With `inline_first` the first slice is hashed inline, so a body that turns out to
+    be one slice long never starts a thread."""
 
-    def __init__(self, hasher: Any) -> None:
+    def __init__(self, hasher: Any, inline_first: bool) -> None:
         self._hasher = hasher
-        self._first = True
+        self._first = inline_first
         self._slices: "Optional[queue.Queue[Optional[bytes]]]" = None
         self._thread: Optional[threading.Thread] = None
         self._failure: Optional[BaseException] = None
