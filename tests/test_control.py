@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Iterator
@@ -149,21 +150,29 @@ def test_journal_missing_is_a_clear_404(registry):
     assert response.status_code == 404 and "no request journal" in response.json["errors"][0]["detail"]
 
 
-@pytest.fixture
-def served() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "mockreg", "serve", "--port", "0", "--control-api"],
+@pytest.fixture(params=[True, False], ids=["with-flag", "without-flag"])
+def served(request) -> Iterator[str]:
+    flag = ["--control-api"] if request.param else []
+    process = subprocess.Popen([sys.executable, "-m", "mockreg", "serve", "--port", "0", *flag],
                                stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]
-        yield line.rsplit(" ", 1)[-1].strip()
+        found = re.search(r"https?://\S+", line)
+        assert found, f"mockreg serve did not print its URL: {line!r}"
+        yield found.group(0)
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_mockreg_serve_control_api_flag(served):
-    assert requests.post(f"{served}{API}/faults", json={"kinds": ["base"], "status": 502}).status_code == 201
-    assert requests.get(f"{served}/v2/").status_code == 502
+def test_mockreg_serve_has_the_control_api_only_with_its_flag(served, request):
+    added = requests.post(f"{served}{API}/faults", json={"kinds": ["base"], "status": 502})
+    if "without-flag" in request.node.callspec.id:
+        assert added.status_code == 404
+        assert requests.get(f"{served}/v2/").status_code == 200
+    else:
+        assert added.status_code == 201
+        assert requests.get(f"{served}/v2/").status_code == 502
 
 
 def test_catch_all_faults_and_limits_spare_the_control_api(registry):
