@@ -6,6 +6,7 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/                   what this API offers
     POST   /_mockreg/reset              forget content, uploads, fault rules and rate limits
     GET    /_mockreg/settings           current settings; POST a mapping to change some
+    POST   /_mockreg/scenario           {"path": FILE}: load a scenario file into the registry
     GET    /_mockreg/faults             fault rules with their counters; POST one rule to add it
     DELETE /_mockreg/faults[/ID]        remove one rule, or all
     GET    /_mockreg/rate-limits        rate limits; POST one to add it; DELETE [/ID] removes
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 PREFIX = "/_mockreg"
 _BODY_LIMIT = 1024 * 1024
 ENDPOINTS = [
-    "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings",
+    "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings", "POST /_mockreg/scenario",
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
     "GET|POST /_mockreg/clock", "GET /_mockreg/journal",
@@ -88,6 +89,21 @@ def settings(registry: "Registry", request: Request) -> Response:
         except ValueError as exc:
             raise _bad(str(exc)) from None
     return _json(dataclasses.asdict(registry.settings))
+
+
+def scenario(registry: "Registry", request: Request) -> Response:
+    """Load a scenario file the server can read (client and server share a machine)."""
+    _checked(registry)
+    body = _body(request)
+    if set(body) != {"path"} or not isinstance(body["path"], str):
+        raise _bad('POST {"path": "FILE"} naming a scenario file')
+    from .scenario import Scenario  # scenarios import the registry; load them only when asked
+    try:
+        loaded = Scenario.load(body["path"])
+        loaded.apply(registry)
+    except (OSError, ValueError) as exc:
+        raise _bad(str(exc)) from None
+    return _json({"loaded": body["path"], "repositories": sorted(loaded.repositories)})
 
 
 def fault_rules(registry: "Registry", request: Request, rule_id: Optional[str] = None) -> Response:
@@ -200,6 +216,7 @@ def routes() -> List[Route]:
         route(f"{PREFIX}/?", get=("control-index", index)),
         route(f"{PREFIX}/reset", post=("control-reset", reset)),
         route(f"{PREFIX}/settings", get=("control-settings", settings), post=("control-settings-change", settings)),
+        route(f"{PREFIX}/scenario", post=("control-scenario", scenario)),
         route(f"{PREFIX}/faults(?:/(?P<rule_id>[^/]+))?", get=("control-faults", fault_rules),
               post=("control-faults-add", fault_rules), delete=("control-faults-remove", fault_rules)),
         route(f"{PREFIX}/rate-limits(?:/(?P<limit_id>[^/]+))?", get=("control-rate-limits", rate_limits),

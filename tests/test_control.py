@@ -134,6 +134,31 @@ def test_settings_change_at_run_time(registry):
     assert refused.status_code == 400 and "unknown setting" in refused.json["errors"][0]["detail"]
 
 
+def test_load_a_scenario_file_with_faults(registry, tmp_path):
+    scenario = tmp_path / "flaky.yaml"
+    scenario.write_text("version: 1\n"
+                        "repositories:\n"
+                        "  library/tool:\n"
+                        "    images:\n"
+                        "      - tags: [stable]\n"
+                        "        layers: [{files: {bin/tool: hi}}]\n"
+                        "faults:\n"
+                        "  - {name: flaky, kinds: [blob-get], first: 1, status: 503}\n")
+    client = Client(registry)
+    loaded = client.post(f"{API}/scenario", json={"path": str(scenario)})
+    assert loaded.json == {"loaded": str(scenario), "repositories": ["library/tool"]}
+    assert registry.tags("library/tool") == ["stable"]
+    assert [rule["id"] for rule in client.get(f"{API}/faults").json["faults"]] == ["flaky"]
+
+
+@pytest.mark.parametrize("body, detail", [
+    ({"path": "/no/such/scenario.yaml"}, "scenario.yaml"), ({"file": "x"}, '{"path": "FILE"}'), ({"path": 3}, "path"),
+])
+def test_bad_scenario_requests_are_400(registry, body, detail):
+    response = Client(registry).post(f"{API}/scenario", json=body)
+    assert response.status_code == 400 and detail in response.json["errors"][0]["detail"]
+
+
 def test_journal_over_http(registry):
     attach(registry)
     client = Client(registry)
