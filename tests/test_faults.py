@@ -8,11 +8,13 @@ import time
 
 import httpx
 import pytest
+import requests
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.journal import attach
 from mockreg.faults import MAX_SLEEP, FaultRule
+from mockreg.inprocess import RequestsRouter, httpx_client
 from mockreg.mapping import ConfigError
 
 from edge_support import push_image, sha256
@@ -164,6 +166,16 @@ def test_drop_after_raises_connection_error_to_the_in_process_reader(registry, c
     with pytest.raises(ConnectionError, match="dropped after 1000"):
         response.get_data()
     assert client.get(BLOB).data == LAYER  # the next attempt succeeds
+
+
+def test_drop_after_through_mockregs_in_process_adapters_looks_like_the_wire(registry):
+    registry.add_fault(kinds=["blob-get"], drop_after=1000)
+    with RequestsRouter(registry) as router:
+        with pytest.raises(requests.exceptions.ConnectionError, match="dropped"):
+            requests.get(f"{router.url}{BLOB}")
+    with httpx_client(registry) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.get(BLOB)
 
 
 def test_corrupt_keeps_length_but_breaks_the_digest(registry, client):
