@@ -119,6 +119,7 @@ class _Connection:
         self.sock = sock
         self.address = address
         self.close = False
+        self.linger = False  # after an error answer: read what the client still sends before closing
 
     def serve(self) -> None:
         try:
@@ -146,6 +147,13 @@ class _Connection:
             rfile.close()
         try:
             self.sock.shutdown(socket.SHUT_WR)
+            if self.linger:
+                # Closing with unread input would send a reset that can destroy the error answer
+                # before the client reads it, so take in (briefly) what it is still sending.
+                self.sock.settimeout(0.2)
+                for _ in range(64):
+                    if not self.sock.recv(1 << 16):
+                        break
         except OSError:
             pass
         self.sock.close()
@@ -174,7 +182,7 @@ class _Connection:
             self.close = True
             self._send_simple(bad.status, str(bad))
             return
-        if environ.get("HTTP_EXPECT", "").lower() == "100-continue" and version == "HTTP/1.1":
+        if environ.get("HTTP_EXPECT", "").lower() == "100-continue" and environ["SERVER_PROTOCOL"] == "HTTP/1.1":
             self.sock.sendall(_CONTINUE)
         try:
             self._run_app(environ, body)
@@ -203,7 +211,7 @@ class _Connection:
             if len(raw) > _MAX_LINE or len(headers) >= _MAX_HEADERS:
                 raise _BadRequest("431 Request Header Fields Too Large", "request headers too large")
             name, colon, value = raw.partition(b":")
-            if not colon or not name or name != name.strip() or raw[:1] in (b" ", b"\t"):
+            if not colon or not name or b" " in name or b"\t" in name:  # also rejects obs-fold lines
                 raise _BadRequest("400 Bad Request", f"malformed header line {raw[:100]!r}")
             headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
         return parts[0].decode("latin-1"), parts[1].decode("latin-1"), version, headers
@@ -327,6 +335,7 @@ class _Connection:
             send(pending)
 
     def _send_simple(self, status: str, text: str) -> None:
+        self.linger = True
         body = (text + "\n").encode("latin-1", "replace")
         self.sock.sendall(f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
                           "Connection: close\r\n\r\n".encode("latin-1") + body)
@@ -363,6 +372,8 @@ class LiveServer:
         self._connections: Set[_Connection] = set()
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
+        self._serving = False
+        self._loop_ended = threading.Event()
 
     @property
     def host_port(self) -> str:
@@ -381,14 +392,20 @@ class LiveServer:
 
     def serve_forever(self) -> None:
         """Accept connections until `stop()` (or an exception in this thread, e.g. Ctrl-C)."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._socket, selectors.EVENT_READ)
-            selector.register(self._wake_reader, selectors.EVENT_READ)
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj is self._wake_reader:
-                        return
-                    self._accept()
+        self._loop_ended.clear()
+        self._serving = True
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._socket, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while True:
+                    for key, _ in selector.select():
+                        if key.fileobj is self._wake_reader:
+                            return
+                        self._accept()
+        finally:
+            self._serving = False
+            self._loop_ended.set()
 
     def _accept(self) -> None:
         try:
@@ -419,12 +436,14 @@ class LiveServer:
         self._wake_writer.close()
 
     def stop(self) -> None:
-        """Stop accepting, wait for the accept loop to end, then `close()`."""
-        if self._thread is not None:
+        """Stop accepting, wait for the accept loop (in whichever thread) to end, then `close()`."""
+        if self._serving:
             try:
                 self._wake_writer.send(b"x")
             except OSError:
                 pass
+            self._loop_ended.wait(timeout=5)
+        if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
         self.close()
