@@ -5,6 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
+# Imported by the outer run so it stays loaded: pytester drops modules an inner run imported, and
+# cryptography (under trustme) cannot be imported a second time in one process.
+import trustme  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
