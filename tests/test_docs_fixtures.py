@@ -43,7 +43,7 @@ def run_example(pytester, name, module, conftest=None):
     result = pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == len(re.findall(r"^\s*def test_", module, flags=re.M)), result.stdout.str()
-    assert set(outcomes) == {"passed"}, result.stdout.str()
+    assert not set(outcomes) & {"failed", "errors", "skipped", "xfailed"}, result.stdout.str()
 
 
 def test_the_doc_has_an_example_for_every_fixture():
