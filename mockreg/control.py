@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import faults, ratelimit
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 PREFIX = "/_mockreg"
 _BODY_LIMIT = 1024 * 1024
+_LATEST_TIME = 1e11  # seconds since 1970: about the year 5100
 ENDPOINTS = [
     "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings", "POST /_mockreg/scenario",
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
@@ -166,9 +168,11 @@ def _move_clock(registry: "Registry", change: Dict[str, Any]) -> None:
     if unknown or len(change) != 1:
         raise _bad("POST one of {\"advance\": SECONDS}, {\"freeze\": true or TIMESTAMP}, {\"unfreeze\": true}")
     (action, value), = change.items()
-    number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    # JSON lets Infinity and NaN through; a clock past year 5000 breaks token dates (gmtime).
+    number_ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and abs(value) <= _LATEST_TIME
     if action == "advance":
-        if not number_ok or value < 0:
+        if not number_ok or value < 0 or registry.clock() + value > _LATEST_TIME:
             raise _bad(f"advance takes a non-negative number of seconds, got {value!r}")
         registry.clock.advance(value)
     elif action == "freeze":

@@ -31,6 +31,7 @@ class Settings:
     max_upload_size: int = 16 * 1024 ** 3
     referrers_page_size: int = 0
     upload_timeout: int = 0  # seconds an upload may sit idle on the registry clock; 0: forever
+    max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
 
@@ -69,7 +70,7 @@ def _convert(name: str, value: Any, kind: type) -> Any:
             raise ValueError(f"setting {name!r} takes a whole number, not {value!r}")
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
             raise ValueError(f"setting {name!r} takes a whole number, not {value!r}") from None
         if number < 0:
             raise ValueError(f"setting {name!r} must not be negative, got {number}")

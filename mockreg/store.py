@@ -245,12 +245,28 @@ class Store:
             return [_copy_descriptor(entries[d]) for d in sorted(entries)]
 
     # -- uploads ------------------------------------------------------------------------
-    def start_upload(self, name: str, algorithm: str, hasher: Any) -> UploadSession:
+    def start_upload(self, name: str, algorithm: str, hasher: Any, limit: int = 0) -> UploadSession:
+        """Open an upload; 429 TOOMANYREQUESTS when `limit` (0: none) uploads are open already.
+
+        Expired uploads are dropped here first, so abandoned ones free their memory even if no
+        client ever asks for them again.
+        """
         now = self.clock()
         session = UploadSession(uuid.uuid4().hex, name, algorithm, hasher, started=now, touched=now)
         with self.lock:
+            self._drop_expired(now)
+            if limit and len(self.uploads) >= limit:
+                raise RegistryError("TOOMANYREQUESTS", f"{limit} uploads are open; finish or cancel one first",
+                                    headers=[("Retry-After", "1")])
             self.uploads[session.id] = session
         return session
+
+    def _drop_expired(self, now: float) -> None:
+        timeout = self.upload_timeout()
+        if timeout:
+            # A session whose lock is held is taking a chunk right now: it is not idle.
+            for idle in [s for s in self.uploads.values() if now - s.touched > timeout and not s.lock.locked()]:
+                del self.uploads[idle.id]
 
     def upload(self, name: str, session_id: str) -> UploadSession:
         """An upload in progress in repository `name`; BLOB_UPLOAD_UNKNOWN otherwise."""

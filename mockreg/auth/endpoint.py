@@ -39,7 +39,7 @@ def basic_credentials(header: str) -> Tuple[str, str]:
         raise BadCredentials("expected Basic credentials")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text, which b64decode refuses
         raise BadCredentials("Basic credentials are not valid base64 of user:password") from None
     name, sep, password = decoded.partition(":")
     if not sep:

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 from ..errors import RegistryError
 from ..http import Request, Response, empty
-from .common import check_digest, check_name, digest_header, method_disabled
+from .common import check_digest, check_name, digest_header, method_disabled, whole_number
 
 if TYPE_CHECKING:
     from ..registry import Registry
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 # Responses are written in slices so that a Range is served without copying the whole blob.
 SEND_SLICE = 1 << 20
 
@@ -61,13 +61,13 @@ def _requested_range(header: Optional[str], total: int) -> Optional[Tuple[int, i
     if total == 0:  # no byte of an empty blob can be addressed, not even by a suffix range
         raise _unsatisfiable(total)
     if first == "":
-        suffix = int(last)
+        suffix = whole_number(last)
         if suffix == 0:
             raise _unsatisfiable(total)
         return max(total - suffix, 0), total
-    start = int(first)
-    end = total if last == "" else min(int(last) + 1, total)
-    if start >= total or (last != "" and int(last) < start):
+    start = whole_number(first)
+    end = total if last == "" else min(whole_number(last) + 1, total)
+    if start >= total or (last != "" and whole_number(last) < start):
         raise _unsatisfiable(total)
     return start, end
 

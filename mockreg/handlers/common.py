@@ -44,14 +44,24 @@ def digest_header(registry: "Registry", digest: str) -> List[Tuple[str, str]]:
     return [("Docker-Content-Digest", digest)] if registry.settings.digest_headers else []
 
 
+# Past any count or size a registry holds; longer numbers are clamped to it rather than parsed
+# (Python refuses to parse numbers of more than 4300 digits).
+HUGE = 10 ** 18
+
+
+def whole_number(digits: str) -> int:
+    """The value of a string of ASCII digits, clamped at HUGE."""
+    return HUGE if len(digits.lstrip("0")) > 18 else int(digits)
+
+
 def positive_int_arg(value: Optional[str], name: str) -> Optional[int]:
     """A non-negative integer query parameter such as `n`; 400 when it is anything else."""
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # isdigit alone takes "²" and other non-ASCII digits
         raise RegistryError("UNSUPPORTED", f"query parameter {name} must be a non-negative integer, got {value!r}",
                             status=400)
-    return int(value)
+    return whole_number(value)
 
 
 def paginate(items: List[str], n: Optional[int], last: Optional[str]) -> Tuple[List[str], bool]:

@@ -13,12 +13,12 @@ from .. import digest as digests
 from ..errors import RegistryError
 from ..http import Request, Response, empty
 from ..store import UploadSession
-from .common import check_digest, check_name, digest_header, method_disabled
+from .common import check_digest, check_name, digest_header, method_disabled, whole_number
 
 if TYPE_CHECKING:
     from ..registry import Registry
 
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?$")
 
 
 def start(registry: "Registry", request: Request, name: str) -> Response:
@@ -36,7 +36,8 @@ def start(registry: "Registry", request: Request, name: str) -> Response:
     if algorithm not in registry.algorithms:
         raise RegistryError("DIGEST_INVALID", f"unsupported digest algorithm {algorithm!r}")
     request.drain()
-    session = registry.store.start_upload(name, algorithm, digests.new_hasher(algorithm))
+    session = registry.store.start_upload(name, algorithm, digests.new_hasher(algorithm),
+                                          registry.settings.max_upload_sessions)
     headers = _session_headers(session)
     if registry.settings.chunk_min_length:
         headers.append(("OCI-Chunk-Min-Length", str(registry.settings.chunk_min_length)))
@@ -145,7 +146,7 @@ def _content_range(header: Optional[str]) -> Optional[Tuple[int, int]]:
     match = _CONTENT_RANGE.match(header.strip())
     if match is None:
         raise RegistryError("BLOB_UPLOAD_INVALID", f"malformed Content-Range {header!r}; expected start-end")
-    first, last = int(match.group(1)), int(match.group(2))
+    first, last = whole_number(match.group(1)), whole_number(match.group(2))
     if last < first - 1:  # "5-4" is an empty chunk at offset 5
         raise RegistryError("BLOB_UPLOAD_INVALID", f"Content-Range ends before it starts: {header!r}")
     return first, last
