@@ -44,6 +44,16 @@ def per_call(action: Callable[[], object], number: int, repeat: int = 5) -> floa
     return best
 
 
+def compare(local: Callable[[], object], remote: Callable[[], object], number: int,
+            repeat: int = 7) -> Tuple[float, float]:
+    """Best seconds per call of each, measured in alternation so both see the same machine load."""
+    best_local = best_remote = float("inf")
+    for _ in range(repeat):
+        best_local = min(best_local, per_call(local, number, repeat=1))
+        best_remote = min(best_remote, per_call(remote, number, repeat=1))
+    return best_local, best_remote
+
+
 def registry_costs(number: int) -> List[Tuple[str, float]]:
     server = LiveServer(Registry()).start()
     try:
@@ -74,30 +84,29 @@ def request_costs(number: int) -> List[Tuple[str, float, Optional[float]]]:
             environ = {"REQUEST_METHOD": "GET", "PATH_INFO": PATH, "QUERY_STRING": "",
                        "HTTP_ACCEPT": ACCEPT["Accept"], "wsgi.input": io.BytesIO(b"")}
             b"".join(registry(environ, lambda status, headers, exc_info=None: None))
-        rows.append(("WSGI call vs http.client (no client: the floor)", per_call(wsgi_call, number),
-                     per_call(loopback_raw, number)))
+        rows.append(("WSGI call vs http.client (no client: the floor)", *compare(wsgi_call, loopback_raw, number)))
         connection.close()
 
         with requests.Session() as session, RequestsRouter(registry) as router:
             router.allow(server.url)
             in_process_url, loopback_url = router.url + PATH, server.url + PATH
             rows.append(("requests.Session (responses) vs keep-alive",
-                         per_call(lambda: session.get(in_process_url, headers=ACCEPT), number),
-                         per_call(lambda: session.get(loopback_url, headers=ACCEPT), number)))
+                         *compare(lambda: session.get(in_process_url, headers=ACCEPT),
+                                  lambda: session.get(loopback_url, headers=ACCEPT), number)))
             with requests.Session() as bare:
                 bare.mount("http://", _AnswerAtOnce())
-                floor = per_call(lambda: bare.get(in_process_url, headers=ACCEPT), number)
+                floor = per_call(lambda: bare.get(in_process_url, headers=ACCEPT), number, repeat=7)
             rows.append(("  requests' own work (a transport doing nothing)", floor, None))
             rows.append(("requests.get, a Session per call (python-dxf)",
-                         per_call(lambda: requests.get(in_process_url, headers=ACCEPT), number),
-                         per_call(lambda: requests.get(loopback_url, headers=ACCEPT), number)))
+                         *compare(lambda: requests.get(in_process_url, headers=ACCEPT),
+                                  lambda: requests.get(loopback_url, headers=ACCEPT), number)))
 
         import httpx
 
         with httpx_client(registry) as local, httpx.Client(base_url=server.url) as remote:
             rows.append(("httpx.Client (WSGITransport) vs keep-alive",
-                         per_call(lambda: local.get(PATH, headers=ACCEPT), number),
-                         per_call(lambda: remote.get(PATH, headers=ACCEPT), number)))
+                         *compare(lambda: local.get(PATH, headers=ACCEPT), lambda: remote.get(PATH, headers=ACCEPT),
+                                  number)))
     return rows
 
 
@@ -128,24 +137,27 @@ def journal_cost(number: int) -> Tuple[float, float]:
 
 def pytest_overhead(tests: int, repeat: int) -> List[Tuple[str, float]]:
     """Per-test cost of each fixture inside a real pytest run, against a do-nothing fixture
-    (whose own cost, pytest's fixture machinery, is the first line)."""
-    fixtures = ["noop", "mockreg", "mockreg_server", "mockreg_requests"]
-    timings = {}
+    (whose own cost, pytest's fixture machinery, is the first line). Runs alternate, best kept."""
+    fixtures = ["", "noop", "mockreg", "mockreg_server", "mockreg_requests"]
+    timings = {name: float("inf") for name in fixtures}
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef noop():\n    yield\n")
-        for fixture in [""] + fixtures:
-            module = Path(folder) / f"test_{fixture or 'bare'}.py"
-            module.write_text(textwrap.dedent(f"""
+        modules = {}
+        for fixture in fixtures:
+            modules[fixture] = Path(folder) / f"test_{fixture or 'bare'}.py"
+            modules[fixture].write_text(textwrap.dedent(f"""
                 import pytest
 
                 @pytest.mark.parametrize("n", range({tests}))
                 def test_cost({fixture + ', ' if fixture else ''}n):
                     pass
             """))
-            timings[fixture] = min(_run_pytest(module) for _ in range(repeat))
+        for _ in range(repeat):
+            for fixture in fixtures:
+                timings[fixture] = min(timings[fixture], _run_pytest(modules[fixture]))
     rows = [("a do-nothing fixture (pytest's own cost)", (timings["noop"] - timings[""]) / tests)]
     rows += [(f"{name} (beyond a do-nothing fixture)", (timings[name] - timings["noop"]) / tests)
-             for name in fixtures[1:]]
+             for name in fixtures[2:]]
     return rows
 
 
@@ -169,7 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  {label:58s} {seconds * 1e6:8.1f} us")
 
     print("\nPer-test overhead in a real pytest run")
-    for label, seconds in pytest_overhead(200 if quick else 2000, 1 if quick else 3):
+    for label, seconds in pytest_overhead(200 if quick else 2000, 1 if quick else 5):
         print(f"  {label:58s} {seconds * 1e6:8.1f} us")
 
     print("\nOne small manifest GET: in process vs loopback (target: ratio <= 0.33)")

@@ -92,6 +92,26 @@ def test_a_scenario_is_refused_until_scenario_files_exist(run, pytester):
     result.stdout.fnmatch_lines(["*scenario=...) is not available yet*pass settings only*"] * 2)
 
 
+def test_a_journal_assertion_failure_shows_what_the_client_did(run, pytester):
+    pytester.makepyfile("""
+        import requests
+        from mockreg.content import push_image
+
+        def test_expects_a_push(mockreg_requests, mockreg_journal, mockreg):
+            image = push_image(mockreg, "demo/app:seed")
+            requests.put(f"{mockreg_requests.url}/v2/demo/app/manifests/2.0", data=image.manifest,
+                         headers={"Content-Type": image.media_type})
+            mockreg_journal.assert_pushed("demo/app:1.0")
+    """)
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*AssertionError: demo/app:1.0 was not pushed.",
+        "*tags pushed: demo/app:2.0",
+        "*PUT /v2/demo/app/manifests/2.0 -> 201 (manifest-put)",
+    ])
+
+
 def test_a_server_exception_fails_a_test_that_otherwise_passed_with_the_traceback(run, pytester):
     pytester.makeconftest(BOOM_CONFTEST)
     pytester.makepyfile("""
