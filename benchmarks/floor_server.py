@@ -33,9 +33,13 @@ class CannedHandler(http.server.BaseHTTPRequestHandler):
         return
 
 
+class CannedServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops a burst of connects for a 1 s SYN retry
+
+
 def main() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CannedHandler)
-    server.daemon_threads = True
+    server = CannedServer(("127.0.0.1", 0), CannedHandler)
     print(f"floor serving on http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -17,7 +17,7 @@ import selectors
 import socket
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -122,12 +122,15 @@ def seed_small(host_port: str) -> None:
     connection.close()
 
 
-def sequential(host_port: str, method: str, path: str, count: int) -> float:
-    """Seconds per request of `count` requests in a row on one keep-alive connection."""
+def sequential(host_port: str, method: str, path: str, count: int,
+               server_cpu: Optional[Callable[[], float]] = None) -> Tuple[float, Optional[float]]:
+    """Seconds per request of `count` requests in a row on one keep-alive connection, and the
+    server's CPU seconds per request when `server_cpu` reads the server's CPU time."""
     connection = connect(host_port)
     for _ in range(WARMUP):  # warm up the connection and the server's code paths
         call(connection, method, path, headers=ACCEPT)
     request, getresponse = connection.request, connection.getresponse
+    cpu_before = server_cpu() if server_cpu else 0.0
     started = time.perf_counter()
     for _ in range(count):
         request(method, path, headers=ACCEPT)
@@ -136,8 +139,9 @@ def sequential(host_port: str, method: str, path: str, count: int) -> float:
         if response.status != 200:
             raise RuntimeError(f"{method} {path} answered {response.status}")
     elapsed = time.perf_counter() - started
+    cpu = (server_cpu() - cpu_before) / count if server_cpu else None
     connection.close()
-    return elapsed / count
+    return elapsed / count, cpu
 
 
 class _Exchange:

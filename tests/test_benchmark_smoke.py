@@ -1,0 +1,86 @@
+"""Smoke tests of the benchmark (benchmarks/run.py): it runs end to end and writes every figure.
+
+No timing is asserted: machines differ, and the numbers are for people to read (README
+"Performance"). What must hold is that the script works and reports everything the issue asks for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `benchmarks` is a folder of the repository, not of the package
+
+from benchmarks import bigblobs, procs, wire  # noqa: E402
+
+KINDS = ("head", "get", "tags")
+REQUIRED = [
+    # 1. start-up and per-test cost
+    "mockreg.startup.serve", "baseline.startup.werkzeug", "mockreg.pertest.registry", "mockreg.pertest.swap",
+    "mockreg.pertest.live_ready",
+    # 2. small requests: sequential µs, server CPU, concurrent req/s, each against the floor
+    *[f"{who}.seq.{kind}" for who in ("mockreg", "floor") for kind in KINDS],
+    "mockreg.cpu.head", "floor.cpu.head",
+    *[f"{who}.concurrent.{kind}" for who in ("mockreg", "floor") for kind in KINDS],
+    # 3. push workflow
+    "mockreg.push.images",
+    # 4. big blobs and the machine's limits
+    "limit.sha256", "limit.loopback", "limit.pull",
+    "mockreg.blob.mono", "mockreg.blob.chunked", "mockreg.blob.pull", "mockreg.mem.mono", "mockreg.mem.chunked",
+    # 5. in-process against loopback, through both clients
+    *[f"mockreg.{where}.{client}.{kind}" for where in ("inprocess", "live") for client in ("requests", "httpx")
+      for kind in KINDS],
+]
+
+
+def test_quick_run_prints_the_table_and_writes_every_figure(tmp_path):
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--no-peer", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    document = json.loads(out.read_text())
+
+    figures = document["figures"]
+    missing = [key for key in REQUIRED if figures.get(key, {}).get("value") is None]
+    assert missing == []
+    for key, figure in figures.items():
+        if figure["samples"]:
+            assert len(figure["samples"]) >= 1 and figure["unit"], key
+            assert figure["value"] >= 0 if figure["unit"] == "MiB" else figure["value"] > 0, key
+    assert not [key for key, figure in figures.items() if key.startswith("peer.") and figure["samples"]]
+
+    ratios = document["ratios"]
+    targeted = {name: ratio for name, ratio in ratios.items() if ratio["target"]}
+    assert len(targeted) >= 13  # every target of the issue that needs no peer
+    assert all(ratio["value"] is not None and ratio["met"] in (True, False) for ratio in targeted.values())
+
+    assert document["quick"] is True and document["machine"]["cores"] >= 1 and document["date"]
+    for title in ("1. start-up", "2. small requests", "3. push workflow", "4. big blobs", "5. in-process"):
+        assert title in result.stdout and title in document["table"]
+
+
+@pytest.mark.skipif(procs.find_peer() is None,
+                    reason=f"the reference registry is not installed ({procs.PEER_INSTALL_HINT})")
+def test_the_reference_registry_does_the_same_work():
+    peer = procs.start_peer(procs.find_peer())
+    try:
+        wire.seed_small(peer.host_port)
+        for request in wire.SMALL_REQUESTS:
+            seconds, cpu = wire.sequential(peer.host_port, request.method, request.path, 10, peer.cpu_seconds)
+            assert seconds > 0 and cpu is not None and cpu >= 0
+        blob = bytearray(os.urandom(1 << 20) * 2)
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        pushed = bigblobs.push_chunked(peer.host_port, "bench/big", memoryview(blob), digest, 1 << 20, cap=60)
+        assert not pushed.capped
+        assert bigblobs.pull(peer.host_port, "bench/big", digest, len(blob)).rate > 0  # digest checked inside
+    finally:
+        peer.stop()
