@@ -1,0 +1,122 @@
+"""`mockreg serve` as the tests of the command line run it: a real child process, or `main()` in
+this process stopped by a real SIGTERM, with what it printed kept for assertions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+import pytest
+
+from mockreg.cli import main
+
+
+class ServeProcess:
+    """`python -m mockreg serve --port 0 …` with its stderr drained into `stderr_lines`."""
+
+    def __init__(self, *options: str, cwd: Optional[Path] = None) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "mockreg", "serve", "--port", "0", *options],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        self.stderr_lines: List[str] = []
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        self.ready_line = self._first_stdout_line(timeout=30)
+        if "://" not in self.ready_line:
+            self.process.kill()
+            self._drain.join(5)
+            raise RuntimeError(f"mockreg serve did not start: {self.ready_line!r}\n" + "".join(self.stderr_lines))
+        self.url = self.ready_line.rsplit(" ", 1)[-1].strip()
+        self.host_port = self.url.split("://", 1)[1]
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_lines.append(line)
+
+    def _first_stdout_line(self, timeout: float) -> str:
+        found: List[str] = []
+        reader = threading.Thread(target=lambda: found.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        return found[0] if found else ""
+
+    def stderr_until(self, predicate: Callable[[str], bool], timeout: float = 5) -> List[str]:
+        """stderr lines once one satisfies `predicate` (the log line of a request is written
+        after its response, so a client may see the answer first)."""
+        deadline = time.monotonic() + timeout
+        while not any(predicate(line) for line in list(self.stderr_lines)):
+            if time.monotonic() > deadline:
+                raise AssertionError("expected line never came; stderr so far:\n" + "".join(self.stderr_lines))
+            time.sleep(0.01)
+        return list(self.stderr_lines)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._drain.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        return code
+
+
+@pytest.fixture
+def serve_process() -> "Callable[..., ServeProcess]":
+    started: List[ServeProcess] = []
+
+    def start(*options: str, cwd: Optional[Path] = None) -> ServeProcess:
+        started.append(ServeProcess(*options, cwd=cwd))
+        return started[-1]
+
+    yield start  # type: ignore[misc]
+    for served in started:
+        served.stop()
+
+
+def serve_in_process(ready_file: Path, options: Sequence[str], talk: Callable[[str], None]) -> int:
+    """Run `main(["serve", …])` here; once it is ready, `talk(url)` runs in a thread and then
+    the process sends itself SIGTERM, exactly what stops a real `mockreg serve`."""
+    failures: List[BaseException] = []
+
+    def drive() -> None:
+        deadline = time.monotonic() + 30
+        while not ready_file.exists():
+            if time.monotonic() > deadline:
+                return  # serve never got ready (main returns its error); do not signal anyone
+            time.sleep(0.01)
+        try:
+            talk(ready_file.read_text().strip())
+        except BaseException as exc:  # re-raised in the test's thread below
+            failures.append(exc)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    code = main(["serve", "--port", "0", "--ready-file", str(ready_file), *options])
+    driver.join(10)
+    if failures:
+        raise failures[0]
+    return code
+
+
+def required_tool(name: str) -> str:
+    """The path of a command-line client; CI must have it (.ci/run installs it), elsewhere skip."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is required in CI (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed (apt-get install {name})")
+    return path
