@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
+import json
 import os
 import subprocess
 import sys
@@ -135,39 +136,56 @@ def journal_cost(number: int) -> Tuple[float, float]:
     return per_call(call(plain), number), per_call(call(journaled), number)
 
 
-def pytest_overhead(tests: int, repeat: int) -> List[Tuple[str, float]]:
-    """Per-test cost of each fixture inside a real pytest run, against a do-nothing fixture
-    (whose own cost, pytest's fixture machinery, is the first line). Runs alternate, best kept."""
-    fixtures = ["", "noop", "mockreg", "mockreg_server", "mockreg_requests"]
-    timings = {name: float("inf") for name in fixtures}
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef noop():\n    yield\n")
-        modules = {}
-        for fixture in fixtures:
-            modules[fixture] = Path(folder) / f"test_{fixture or 'bare'}.py"
-            modules[fixture].write_text(textwrap.dedent(f"""
-                import pytest
+_TIMING_CONFTEST = """
+import json, os, time
+from collections import defaultdict
 
-                @pytest.mark.parametrize("n", range({tests}))
-                def test_cost({fixture + ', ' if fixture else ''}n):
-                    pass
-            """))
-        for _ in range(repeat):
-            for fixture in fixtures:
-                timings[fixture] = min(timings[fixture], _run_pytest(modules[fixture]))
-    rows = [("a do-nothing fixture (pytest's own cost)", (timings["noop"] - timings[""]) / tests)]
-    rows += [(f"{name} (beyond a do-nothing fixture)", (timings[name] - timings["noop"]) / tests)
-             for name in fixtures[2:]]
-    return rows
+import pytest
+
+TOTALS = defaultdict(float)
 
 
-def _run_pytest(module: Path) -> float:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:hypothesispytest", "-p", "no:cacheprovider",
-               "-p", "no:randomly", str(module)]
+@pytest.fixture
+def noop():
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=module.parent,
-                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    return time.perf_counter() - start
+    yield
+    if item.callspec.params["n"]:  # round 0 warms up (first imports, first server start)
+        TOTALS[item.callspec.params["kind"]] += time.perf_counter() - start
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["MOCKREG_BENCH_OUT"], "w") as out:
+        json.dump(TOTALS, out)
+"""
+
+
+def pytest_overhead(tests: int) -> List[Tuple[str, float]]:
+    """Per-test cost of each fixture inside one real pytest run. Tests asking for each fixture
+    are interleaved, so machine load falls on all alike; a do-nothing fixture is the baseline."""
+    kinds = ["noop", "mockreg", "mockreg_server", "mockreg_requests"]
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "conftest.py").write_text(_TIMING_CONFTEST)
+        (Path(folder) / "test_costs.py").write_text(textwrap.dedent(f"""
+            import pytest
+
+            @pytest.mark.parametrize("n, kind", [(n, k) for n in range({tests} + 1) for k in {kinds!r}])
+            def test_cost(request, n, kind):
+                request.getfixturevalue(kind)
+        """))
+        out = Path(folder) / "totals.json"
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:hypothesispytest", "-p", "no:cacheprovider",
+                   "-p", "no:randomly", "test_costs.py"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=folder,
+                       env={**os.environ, "MOCKREG_BENCH_OUT": str(out)})
+        totals = json.loads(out.read_text())
+    rows = [("a do-nothing fixture (pytest's whole per-test cost)", totals["noop"] / tests)]
+    rows += [(f"{kind} (beyond a do-nothing fixture)", (totals[kind] - totals["noop"]) / tests) for kind in kinds[1:]]
+    return rows
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -181,7 +199,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  {label:58s} {seconds * 1e6:8.1f} us")
 
     print("\nPer-test overhead in a real pytest run")
-    for label, seconds in pytest_overhead(200 if quick else 2000, 1 if quick else 5):
+    for label, seconds in pytest_overhead(200 if quick else 2000):
         print(f"  {label:58s} {seconds * 1e6:8.1f} us")
 
     print("\nOne small manifest GET: in process vs loopback (target: ratio <= 0.33)")
