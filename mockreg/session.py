@@ -28,6 +28,7 @@ def fresh_registry(settings: Optional[Mapping[str, Any]] = None, journal_size: i
 
 
 def journal_of(registry: Registry) -> Journal:
+    """The registry's request journal (attached as its first layer if it had none)."""
     return attach(registry)
 
 
