@@ -30,7 +30,7 @@ class Transfer:
     repositories: List[str] = field(default_factory=list)
     manifests: int = 0
     tags: int = 0
-    uploaded: int = 0  # blobs sent
+    uploaded: int = 0  # blobs sent (by seed) or received (by pull)
     mounted: int = 0  # blobs mounted from another repository
     present: int = 0  # blobs the other side already had
     bytes: int = 0  # blob bytes sent or received
@@ -75,12 +75,12 @@ def seed(registry: "Registry", remote: RemoteRegistry, say: Say = lambda text: N
         uploaded, mounted, present = (now - then for now, then in
                                       zip((result.uploaded, result.mounted, result.present), before))
         tag_list = sorted(tag for tags in repository.tags.values() for tag in tags)
-        say(f"{name}: {len(repository.manifests)} manifests, {len(repository.blobs)} blobs ({uploaded} uploaded, "
-            f"{mounted} mounted, {present} already there), tags: {', '.join(tag_list) or '(none)'}")
+        say(f"{name}: manifests {len(repository.manifests)}, blobs {len(repository.blobs)} (uploaded {uploaded}, "
+            f"mounted {mounted}, already there {present}), tags {', '.join(tag_list) or '(none)'}")
     return result
 
 
-def pull(remote: RemoteRegistry, repository: str, registry: "Registry", say: Say = lambda text: None) -> Transfer:
+def pull(remote: RemoteRegistry, repository: str, registry: "Registry") -> Transfer:
     """Copy `repository` from `remote` into `registry`: tagged manifests with everything they
     reach, plus the referrers of each (when the remote has the referrers API)."""
     result = Transfer(repositories=[repository])
@@ -112,8 +112,6 @@ def pull(remote: RemoteRegistry, repository: str, registry: "Registry", say: Say
         registry.push_manifest(repository, stored.body, tags=[tag], media_type=stored.media_type,
                                algorithm=digest.split(":", 1)[0])
         result.tags += 1
-    say(f"{repository}: {result.tags} tags, {result.manifests} manifests, {result.uploaded} blobs "
-        f"({result.bytes} bytes)")
     return result
 
 

@@ -13,7 +13,7 @@ from ..layout import export_layout
 from ..registry import Registry
 from ..remote import DEFAULT_CHUNK_SIZE, RemoteError, RemoteRegistry
 from ..seed import pull, seed
-from .common import FAILURE, OK, CommandError, credentials, human_size, load_scenarios, size_argument
+from .common import FAILURE, OK, CommandError, count, credentials, human_size, load_scenarios, size_argument
 
 SEED_EXAMPLES = """\
 examples:
@@ -92,9 +92,9 @@ def run_seed(args: argparse.Namespace) -> int:
         raise CommandError(str(exc), FAILURE) from None
     except ValueError as exc:  # content another registry would refuse (missing blobs)
         raise CommandError(str(exc)) from None
-    print(f"seeded {remote.url}: {len(done.repositories)} repositories, {done.manifests} manifests, {done.tags} tags; "
-          f"blobs: {done.uploaded} uploaded ({human_size(done.bytes)}), {done.mounted} mounted, "
-          f"{done.present} already there")
+    print(f"seeded {remote.url}: {count(len(done.repositories), 'repository', 'repositories')}, "
+          f"{count(done.manifests, 'manifest')}, {count(done.tags, 'tag')}; blobs: {done.uploaded} uploaded "
+          f"({human_size(done.bytes)}), {done.mounted} mounted, {done.present} already there")
     return OK
 
 
