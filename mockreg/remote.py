@@ -53,7 +53,8 @@ class RemoteRegistry:
         self._basic = False
 
     # -- requests with auth ----------------------------------------------------------------
-    def request(self, method: str, path_or_url: str, scope: str, expect: Tuple[int, ...], **kwargs: Any) -> requests.Response:
+    def request(self, method: str, path_or_url: str, scope: str, expect: Tuple[int, ...],
+                **kwargs: Any) -> requests.Response:
         """Send a request, answering one auth challenge; RemoteError unless the status is expected."""
         url = path_or_url if "://" in path_or_url else self.url + path_or_url
         response = self._send(method, url, scope, kwargs)

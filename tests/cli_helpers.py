@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -72,17 +73,20 @@ class ServeProcess:
         return code
 
 
-@pytest.fixture
-def serve_process() -> "Callable[..., ServeProcess]":
+@contextmanager
+def serve_processes() -> Iterator[Callable[..., ServeProcess]]:
+    """A starter of `mockreg serve` processes; each is stopped on exit."""
     started: List[ServeProcess] = []
 
     def start(*options: str, cwd: Optional[Path] = None) -> ServeProcess:
         started.append(ServeProcess(*options, cwd=cwd))
         return started[-1]
 
-    yield start  # type: ignore[misc]
-    for served in started:
-        served.stop()
+    try:
+        yield start
+    finally:
+        for served in started:
+            served.stop()
 
 
 def serve_in_process(ready_file: Path, options: Sequence[str], talk: Callable[[str], None]) -> int:

@@ -12,17 +12,24 @@ from pathlib import Path
 import pytest
 import requests
 
-from cli_helpers import serve_process  # noqa: F401  (fixture)
+from cli_helpers import serve_processes
 from mockreg.scenario import Scenario
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "fixtures" / "quickstart.yaml"
 LOG_LINE = re.compile(r'(?P<time>\S+) (?P<remote>\S+) "(?P<method>[A-Z]+) (?P<target>\S+) HTTP/1\.1" '
-                      r"(?P<status>\d{3}) (?P<bytes>\d+) (?P<ms>\d+\.\d\d)ms(?: (?P<repository>\S+))?(?: (?P<digest>\S+))?")
+                      r"(?P<status>\d{3}) (?P<bytes>\d+) (?P<ms>\d+\.\d\d)ms"
+                      r"(?: (?P<repository>\S+))?(?: (?P<digest>\S+))?")
+
+@pytest.fixture
+def serve():
+    with serve_processes() as start:
+        yield start
+
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_serve_process_logs_requests_and_stops_cleanly(serve_process, signum):  # noqa: F811
-    served = serve_process("--scenario", str(QUICKSTART))
+def test_serve_process_logs_requests_and_stops_cleanly(serve, signum):
+    served = serve("--scenario", str(QUICKSTART))
     assert re.fullmatch(r"mockreg serving on http://127\.0\.0\.1:\d+\n", served.ready_line)
     scenario = Scenario.load(QUICKSTART)
     digest = scenario.digest("demo/app:1.0")

@@ -14,7 +14,7 @@ from typing import List
 import pytest
 import requests
 
-from cli_helpers import required_tool, serve_process  # noqa: F401  (fixture)
+from cli_helpers import required_tool, serve_processes
 from mockreg import Registry
 from mockreg.layout import import_layout
 from mockreg.scenario import Scenario
@@ -22,6 +22,12 @@ from mockreg.scenario import Scenario
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "fixtures" / "quickstart.yaml"
 DOC_HOST, DOC_CERT_DIR = "localhost:5000", "~/.cache/mockreg/tls"
+
+@pytest.fixture
+def serve():
+    with serve_processes() as start:
+        yield start
+
 
 
 def skopeo_commands(document: Path) -> List[str]:
@@ -76,8 +82,8 @@ def test_docs_show_skopeo_over_http_and_tls():
     assert any(uses_tls(c) for c in skopeo_commands(ROOT / "README.md"))
 
 
-def test_skopeo_over_plain_http(skopeo, scenario, serve_process, tmp_path):  # noqa: F811
-    served = serve_process("--scenario", str(QUICKSTART), "--quiet")
+def test_skopeo_over_plain_http(skopeo, scenario, serve, tmp_path):
+    served = serve("--scenario", str(QUICKSTART), "--quiet")
     for document in (ROOT / "docs" / "cli.md", ROOT / "README.md"):
         for command in skopeo_commands(document):
             if not uses_tls(command):
@@ -88,9 +94,9 @@ def test_skopeo_over_plain_http(skopeo, scenario, serve_process, tmp_path):  # n
     assert pulled.tags == {"1.0": scenario.digest("demo/app:1.0")}
 
 
-def test_skopeo_over_tls_trusting_the_generated_ca(skopeo, scenario, serve_process, tmp_path):  # noqa: F811
+def test_skopeo_over_tls_trusting_the_generated_ca(skopeo, scenario, serve, tmp_path):
     certs = tmp_path / "certs"
-    served = serve_process("--scenario", str(QUICKSTART), "--quiet", "--tls", "self-signed", "--tls-dir", str(certs))
+    served = serve("--scenario", str(QUICKSTART), "--quiet", "--tls", "self-signed", "--tls-dir", str(certs))
     assert served.url.startswith("https://")
     assert sorted(p.name for p in certs.iterdir()) == ["ca.crt", "private"]  # usable as --cert-dir as it is
     assert any(f"--cert-dir {certs}" in line for line in served.stderr_lines)  # the hint it printed

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, List
 import pytest
 import requests
 
-from cli_helpers import required_tool, serve_process  # noqa: F401  (fixture)
+from cli_helpers import required_tool, serve_processes
 from mockreg import Registry
 from mockreg.cli import main
 from mockreg.content import Image
@@ -29,6 +29,12 @@ ACCEPT = ", ".join(["application/vnd.oci.image.manifest.v1+json", "application/v
                     "application/vnd.docker.distribution.manifest.v2+json",
                     "application/vnd.docker.distribution.manifest.list.v2+json"])
 Read = Callable[[str], requests.Response]
+
+@pytest.fixture
+def serve():
+    with serve_processes() as start:
+        yield start
+
 
 
 def reader(url: str, credentials=None) -> Read:
@@ -74,8 +80,8 @@ def assert_holds(read: Read, paths: List[Path]) -> int:
     return checked
 
 
-def test_seed_into_mockreg_serve_with_bearer_auth_reads_back_digest_for_digest(serve_process, capsys):  # noqa: F811
-    target = serve_process("--auth", "bearer", "--user", "alice:secret")
+def test_seed_into_mockreg_serve_with_bearer_auth_reads_back_digest_for_digest(serve, capsys):
+    target = serve("--auth", "bearer", "--user", "alice:secret")
     argv = ["seed", "--to", target.url, "--user", "alice:secret"]
     for path in SCENARIOS:
         argv += ["--scenario", str(path)]
@@ -92,8 +98,8 @@ def test_seed_into_mockreg_serve_with_bearer_auth_reads_back_digest_for_digest(s
     assert any('"GET /token?' in line for line in target.stderr_lines)
 
 
-def test_seed_again_finds_everything_there(serve_process, capsys):  # noqa: F811
-    target = serve_process("--quiet")
+def test_seed_again_finds_everything_there(serve, capsys):
+    target = serve("--quiet")
     argv = ["seed", "--scenario", str(FIXTURES / "quickstart.yaml"), "--to", target.url]
     assert main(argv) == 0
     capsys.readouterr()
@@ -103,14 +109,13 @@ def test_seed_again_finds_everything_there(serve_process, capsys):  # noqa: F811
         "8 already there")
 
 
-def test_a_large_blob_goes_in_chunks_with_progress_and_is_mounted_elsewhere(serve_process, tmp_path,  # noqa: F811
-                                                                            capsys):
+def test_a_large_blob_goes_in_chunks_with_progress_and_is_mounted_elsewhere(serve, tmp_path, capsys):
     scenario = tmp_path / "large.yaml"
     scenario.write_text("version: 1\nrepositories:\n"
                         "  big/one:\n    images:\n      - tags: ['1.0']\n        layers: [{size: 3145728, seed: big}]\n"
                         "  big/two:\n    images:\n      - tags: ['1.0']\n"
                         "        layers: [{size: 3145728, seed: big}, {size: 10}]\n")
-    target = serve_process()
+    target = serve()
     assert main(["seed", "--scenario", str(scenario), "--to", target.url, "--chunk-size", "1MiB"]) == 0
     out, err = capsys.readouterr()
     big = Scenario.load(scenario).digest("big/one:1.0", "layer", 0)
@@ -124,8 +129,8 @@ def test_a_large_blob_goes_in_chunks_with_progress_and_is_mounted_elsewhere(serv
     assert assert_holds(reader(target.url), [scenario]) == 2
 
 
-def test_credentials_problems_are_one_line_and_exit_1(serve_process, capsys):  # noqa: F811
-    target = serve_process("--quiet", "--auth", "basic", "--user", "ci:pw")
+def test_credentials_problems_are_one_line_and_exit_1(serve, capsys):
+    target = serve("--quiet", "--auth", "basic", "--user", "ci:pw")
     quickstart = str(FIXTURES / "quickstart.yaml")
     assert main(["seed", "--scenario", quickstart, "--to", target.url]) == 1
     assert capsys.readouterr().err == \
@@ -135,25 +140,25 @@ def test_credentials_problems_are_one_line_and_exit_1(serve_process, capsys):  #
     assert main(["seed", "--scenario", quickstart, "--to", target.url, "--user", "ci:pw"]) == 0
 
 
-def test_unreachable_registry_and_wrong_scheme_are_exit_1(serve_process, capsys):  # noqa: F811
+def test_unreachable_registry_and_wrong_scheme_are_exit_1(serve, capsys):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     quickstart = str(FIXTURES / "quickstart.yaml")
     assert main(["seed", "--scenario", quickstart, "--to", f"http://127.0.0.1:{closed}"]) == 1
     assert capsys.readouterr().err == f"mockreg: error: GET http://127.0.0.1:{closed}/v2/: Connection refused\n"
-    plain = serve_process("--quiet")
+    plain = serve("--quiet")
     assert main(["seed", "--scenario", quickstart, "--to", f"https://{plain.host_port}"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"mockreg: error: https://{plain.host_port}/v2/: TLS failed (") \
         and "for a plain-http registry give an http:// URL" in err
 
 
-def test_seed_refuses_a_scenario_with_missing_blobs(serve_process, tmp_path, capsys):  # noqa: F811
+def test_seed_refuses_a_scenario_with_missing_blobs(serve, tmp_path, capsys):
     sparse = tmp_path / "sparse.yaml"
     sparse.write_text("version: 1\nsettings: {sparse_manifests: true}\nrepositories:\n  demo/sparse:\n"
                       "    images:\n      - tags: ['1.0']\n        layers: [{size: 64, missing: true}]\n")
-    target = serve_process("--quiet")
+    target = serve("--quiet")
     assert main(["seed", "--scenario", str(sparse), "--to", target.url]) == 2
     missing = Scenario.load(sparse).digest("demo/sparse:1.0", "layer", 0)
     err = capsys.readouterr().err
@@ -164,8 +169,8 @@ def test_seed_refuses_a_scenario_with_missing_blobs(serve_process, tmp_path, cap
 
 # -- export --------------------------------------------------------------------------------------
 
-def test_export_from_a_running_registry_follows_children_and_referrers(serve_process, tmp_path, capsys):  # noqa: F811
-    target = serve_process("--quiet")
+def test_export_from_a_running_registry_follows_children_and_referrers(serve, tmp_path, capsys):
+    target = serve("--quiet")
     signed, multi = FIXTURES / "artifacts-referrers.yaml", FIXTURES / "multi-arch.yaml"
     assert main(["seed", "--scenario", str(signed), "--scenario", str(multi), "--to", target.url]) == 0
     capsys.readouterr()
@@ -184,8 +189,10 @@ def test_export_from_a_running_registry_follows_children_and_referrers(serve_pro
 def test_export_from_a_scenario_as_directory_and_tar(tmp_path, capsys):
     scenario = Scenario.load(FIXTURES / "quickstart.yaml")
     for destination in (tmp_path / "app", tmp_path / "app.tar"):
-        assert main(["export", str(FIXTURES / "quickstart.yaml"), "--repo", "demo/app", "--to", str(destination)]) == 0
-        assert capsys.readouterr().out == f"wrote {destination}: OCI image layout of demo/app (tags: 0.9, 1.0, latest)\n"
+        argv = ["export", str(FIXTURES / "quickstart.yaml"), "--repo", "demo/app", "--to", str(destination)]
+        assert main(argv) == 0
+        assert capsys.readouterr().out == \
+            f"wrote {destination}: OCI image layout of demo/app (tags: 0.9, 1.0, latest)\n"
         imported = import_layout(Registry(), destination, "copy/app")
         assert imported.tags == {tag: scenario.digest(f"demo/app:{tag}") for tag in ("0.9", "1.0", "latest")}
     assert main(["export", str(FIXTURES / "quickstart.yaml"), "--repo", "demo/app", "--to", str(tmp_path / "app")]) == 2
@@ -193,8 +200,8 @@ def test_export_from_a_scenario_as_directory_and_tar(tmp_path, capsys):
                                        "empty directory or .tar path\n")
 
 
-def test_export_of_a_repository_the_registry_lacks_is_exit_1(serve_process, tmp_path, capsys):  # noqa: F811
-    target = serve_process("--quiet")
+def test_export_of_a_repository_the_registry_lacks_is_exit_1(serve, tmp_path, capsys):
+    target = serve("--quiet")
     assert main(["export", target.url, "--repo", "no/such", "--to", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err == (f"mockreg: error: GET {target.url}/v2/no/such/tags/list: "
                                        "404 NAME_UNKNOWN: repository name not known to registry\n")
