@@ -46,7 +46,8 @@ class RemoteRegistry:
         self._credentials = credentials
         self._timeout = timeout
         self._session = requests.Session()
-        self._session.verify = ca_file if ca_file else not insecure
+        # Passed on every request: a Session's own `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self._verify: Any = ca_file if ca_file else not insecure
         self._insecure = insecure
         self._tokens: Dict[str, str] = {}  # scope -> bearer token
         self._bearer: Optional[Dict[str, str]] = None  # realm and service of the last Bearer challenge
@@ -73,7 +74,7 @@ class RemoteRegistry:
         body = kwargs.get("data")
         if isinstance(body, _Body):
             body.rewind()  # a retry after a challenge sends the same bytes again
-        options = {**kwargs, "headers": headers, "timeout": self._timeout, "allow_redirects": True}
+        options = {**kwargs, "headers": headers, "timeout": self._timeout, "verify": self._verify}
         try:
             with warnings.catch_warnings():
                 if self._insecure:
@@ -112,7 +113,8 @@ class RemoteRegistry:
         query += [("scope", item) for item in (wanted or scope).split()]
         auth = self._credentials
         try:
-            response = self._session.get(self._bearer["realm"], params=query, auth=auth, timeout=self._timeout)
+            response = self._session.get(self._bearer["realm"], params=query, auth=auth, timeout=self._timeout,
+                                         verify=self._verify)
         except requests.exceptions.RequestException as exc:
             raise RemoteError(f"token endpoint {self._bearer['realm']}: {_reason(exc)}") from None
         if response.status_code in (401, 403):

@@ -271,3 +271,14 @@ def test_serve_warns_when_reachable_from_other_machines(tmp_path, capsys, monkey
     assert capsys.readouterr().err.splitlines()[0] == (
         "mockreg: warning: listening on 127.0.0.1: other machines can reach this registry, and without --auth "
         "anyone may push or delete")
+
+
+def test_interrupting_a_command_is_exit_130(monkeypatch, capsys):
+    from mockreg.cli import transfer
+
+    def interrupted(registry, paths):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transfer, "load_scenarios", interrupted)
+    assert main(["seed", "--scenario", str(QUICKSTART), "--to", "http://127.0.0.1:9"]) == 130
+    assert capsys.readouterr().err == "mockreg: interrupted\n"
