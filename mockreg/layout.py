@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 PathLike = Union[str, "os.PathLike[str]"]
+# Index nesting a layout may have; real images nest one or two levels.
+MAX_NESTING = 64
 
 
 class LayoutError(ValueError):
@@ -81,10 +83,12 @@ class _Importer:
         self.staging, self.reader, self.repository, self.result = staging, reader, repository, result
         self.done: Set[str] = set()
 
-    def manifest(self, descriptor: Dict[str, Any]) -> None:
+    def manifest(self, descriptor: Dict[str, Any], depth: int = 0) -> None:
         digest = descriptor["digest"]
         if digest in self.done:
             return
+        if depth > MAX_NESTING:  # content addressing rules out loops, but not chains deep enough to crash
+            raise LayoutError(f"{self.reader.name}: indexes nest more than {MAX_NESTING} levels deep at {digest}")
         self.done.add(digest)
         body = bytes(self.reader.blob(digest))
         try:
@@ -92,7 +96,7 @@ class _Importer:
         except RegistryError as exc:
             raise LayoutError(f"{self.reader.name}: manifest {digest}: {exc.detail}") from None
         for child in parsed.children:
-            self.manifest({"digest": child.digest, "mediaType": child.media_type})
+            self.manifest({"digest": child.digest, "mediaType": child.media_type}, depth + 1)
         for blob in parsed.blobs:
             self.blob(blob)
         try:

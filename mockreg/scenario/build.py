@@ -20,6 +20,8 @@ from .files import Document
 
 Manifest = Union[Image, Index]
 KINDS = ("images", "indexes", "artifacts")
+# How deep manifests may refer to each other (index -> index -> ...); real images nest a level or two.
+MAX_NESTING = 64
 
 
 @dataclass
@@ -105,6 +107,8 @@ class _Planner:
         if label in self.building:
             cycle = " -> ".join(self.building[self.building.index(label):] + [label])
             raise self.error(where, f"manifests refer to each other in a cycle: {cycle}")
+        if len(self.building) >= MAX_NESTING:  # deep enough to exhaust Python's recursion otherwise
+            raise self.error(where, f"manifests refer to each other more than {MAX_NESTING} levels deep")
         self.building.append(label)
         try:
             manifest = getattr(self, f"_build_{kind}")(entry, where, label)
