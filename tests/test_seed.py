@@ -19,8 +19,11 @@ from cli_helpers import required_tool, serve_processes
 from mockreg import Registry
 from mockreg.cli import main
 from mockreg.content import Image
+from mockreg.journal import attach
 from mockreg.layout import import_layout
+from mockreg.remote import RemoteRegistry
 from mockreg.scenario import Scenario
+from mockreg.server import LiveServer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = [FIXTURES / name for name in ("quickstart.yaml", "multi-arch.yaml", "artifacts-referrers.yaml",
@@ -248,3 +251,20 @@ def test_seed_into_the_reference_registry_reads_back_digest_for_digest(distribut
     assert main(argv) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"seeded {distribution}: 10 repositories")
     assert assert_holds(reader(distribution), SCENARIOS) == sum(len(Scenario.load(p).summary()) for p in SCENARIOS)
+
+
+def test_an_expired_token_is_fetched_again_and_mount_scopes_name_both_repositories():
+    registry = Registry()
+    registry.enable_auth(scheme="bearer", token_ttl=60, users=[{"name": "ci", "password": "pw", "access": {"*": "*"}}])
+    journal = attach(registry)
+    with LiveServer(registry) as server:
+        remote = RemoteRegistry(server.url, credentials=("ci", "pw"))
+        remote.push_blob("a/one", sha256(b"first"), b"first")
+        registry.clock.advance(61)  # the token of the first push has expired
+        remote.push_blob("a/one", sha256(b"second"), b"second")
+        assert remote.mount("a/two", sha256(b"first"), "a/one")
+    assert registry.blob("a/two", sha256(b"first")) == b"first"
+    tokens = [entry.args.get("scope") for entry in journal if entry.path == "/token"]
+    assert tokens == [["repository:a/one:pull,push"], ["repository:a/one:pull,push"],
+                      ["repository:a/two:pull,push", "repository:a/one:pull"]]
+    assert [entry.status for entry in journal if entry.path != "/token"].count(401) == 2
