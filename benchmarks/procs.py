@@ -7,7 +7,6 @@ have a core, and so the server's CPU time and memory can be read from /proc.
 from __future__ import annotations
 
 import http.client
-import os
 import shutil
 import socket
 import subprocess

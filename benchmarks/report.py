@@ -33,7 +33,7 @@ class Ratio:
 
 @dataclass(frozen=True)
 class Row:
-    mockreg: str
+    mockreg: Optional[str]  # None for a row that only shows a limit of the machine
     peer: Optional[str] = None
     reference: Optional[str] = None  # the floor or the machine limit this row is judged against
     ratios: tuple = ()
@@ -101,7 +101,7 @@ class Results:
         for title, rows in sections.items():
             lines.append(f"| **{title}** | | | | |")
             for row in rows:
-                figure = self.figures[row.mockreg]
+                figure = self.figures[next(key for key in (row.mockreg, row.peer, row.reference) if key)]
                 cells = [f"{figure.label} ({figure.unit})", self._cell(row.mockreg), self._cell(row.peer),
                          self._cell(row.reference), "; ".join(self._ratio_text(r) for r in row.ratios)]
                 lines.append("| " + " | ".join(cells) + " |")

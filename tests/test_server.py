@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Tuple
 
 import pytest
 
