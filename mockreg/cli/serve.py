@@ -119,11 +119,11 @@ def run(args: argparse.Namespace) -> int:
         if args.ready_file is not None:
             args.ready_file.unlink(missing_ok=True)
     repositories, manifests, blobs, size = holdings(registry)
-    requests = log.requests_served if log is not None else None
-    served = f"served {count(requests, 'request')}" if requests is not None else "requests not counted (--quiet)"
+    handled = log.requests_served if log is not None else None
+    served = f"served {count(handled, 'request')}" if handled is not None else "requests not counted (--quiet)"
     say(f"stopped: {served}; held {count(repositories, 'repository', 'repositories')}, "
         f"{count(manifests, 'manifest')}, {count(blobs, 'blob')}, {human_size(size)}",
-        requests=requests, repositories=repositories, manifests=manifests, blobs=blobs, bytes=size)
+        requests=handled, repositories=repositories, manifests=manifests, blobs=blobs, bytes=size)
     return OK
 
 
