@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import ssl
+from pathlib import Path
 from typing import Any, Dict, Generator, Iterator, Optional, Tuple
 
 import pytest
@@ -17,10 +18,12 @@ import pytest
 from .inprocess import DEFAULT_BASE_URL, RequestsRouter, httpx_client
 from .journal import DEFAULT_MAXLEN, Journal
 from .registry import Registry
+from .scenario import Scenario, ScenarioError
 from .server import LiveServer
 from .session import LiveRegistry, ServerErrors, format_server_errors, fresh_registry, idle_app, journal_of
 
 _REGISTRY = pytest.StashKey[Registry]()
+_SCENARIO = pytest.StashKey[Optional[Scenario]]()
 _ERRORS_REPORTED = pytest.StashKey[int]()
 
 
@@ -31,8 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "mockreg(**settings): configure the test's registry, e.g. "
-        "@pytest.mark.mockreg(referrers=False); see docs/fixtures.md")
+        "markers", "mockreg(scenario=None, **settings): load a scenario file into the test's registry "
+        "and/or change settings, e.g. @pytest.mark.mockreg(scenario='fixtures/quickstart.yaml', "
+        "referrers=False); see docs/fixtures.md")
 
 
 # -- the test's registry ------------------------------------------------------------------------
@@ -44,38 +48,66 @@ def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
         pytest.fail(f"ini option mockreg_journal_size must be a positive whole number, got {size!r}", pytrace=False)
     journal_size = int(size)
     registry = fresh_registry(journal_size=journal_size)
-    configure_from_markers(registry, request.node)
+    request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     yield registry
     # The item outlives the test (pytest keeps every item): let the registry and its blobs go.
     del request.node.stash[_REGISTRY]
+    del request.node.stash[_SCENARIO]
     reported = request.node.stash.get(_ERRORS_REPORTED, 0)
     if len(registry.server_errors) > reported:  # raised after the test body, e.g. by a fixture's teardown
         raise ServerErrors(registry.server_errors[reported:])
 
 
-def configure_from_markers(registry: Registry, node: pytest.Item) -> None:
-    """Apply `@pytest.mark.mockreg(...)` markers, farthest (module, class) first, so the closest wins.
-
-    Scenario files arrive with the scenario loader; until then a marker naming one is rejected
-    here, in the one place that will load it.
-    """
-    settings: Dict[str, Any] = {}
+def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Scenario]:
+    """Apply `@pytest.mark.mockreg(scenario=..., **settings)` markers, farthest (module, class)
+    first, so the closest wins: each marker's scenario is loaded, then its settings on top.
+    Returns the closest scenario, which the `mockreg_scenario` fixture hands to the test."""
+    closest: Optional[Scenario] = None
     for marker in reversed(list(node.iter_markers("mockreg"))):
-        scenario = marker.args[0] if marker.args else marker.kwargs.get("scenario")
-        if scenario is not None or len(marker.args) > 1:
-            pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg(scenario=...) is not available yet: this version "
-                        "of mockreg has no scenario files; pass settings only, e.g. "
-                        "@pytest.mark.mockreg(referrers=False)", pytrace=False)
-        settings.update((k, v) for k, v in marker.kwargs.items() if k != "scenario")
-    problem = None
-    if settings:
+        if len(marker.args) > 1:
+            pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg takes one scenario file and settings by name",
+                        pytrace=False)
+        path = marker.args[0] if marker.args else marker.kwargs.get("scenario")
+        settings = {k: v for k, v in marker.kwargs.items() if k != "scenario"}
         try:
-            registry.configure(**settings)
-        except ValueError as exc:
-            problem = str(exc)
-    if problem is not None:
-        pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg: {problem}", pytrace=False)
+            if path is not None:
+                closest = _scenario(node, path)
+                closest.apply(registry)
+            if settings:
+                registry.configure(**settings)
+        except (ScenarioError, ValueError) as exc:
+            pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg: {exc}", pytrace=False)
+    return closest
+
+
+_SCENARIOS = pytest.StashKey[Dict[Tuple[str, float], Scenario]]()
+
+
+def _scenario(node: pytest.Item, path: Any) -> Scenario:
+    """The scenario at `path` (absolute, or relative to the test's file, then to the rootdir),
+    loaded once per session: content is built once and applied to each test's registry."""
+    candidates = [Path(path)] if Path(path).is_absolute() else [Path(node.path).parent / path,
+                                                               node.config.rootpath / path]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise ScenarioError(path, (), "no such scenario file; looked for " + ", ".join(map(str, candidates)))
+    cache = node.config.stash.setdefault(_SCENARIOS, {})
+    key = (str(found.resolve()), found.stat().st_mtime)
+    if key not in cache:
+        cache[key] = Scenario.load(found)
+    return cache[key]
+
+
+@pytest.fixture
+def mockreg_scenario(request: pytest.FixtureRequest, mockreg: Registry) -> Scenario:
+    """The scenario the test's `mockreg` marker loaded, to look digests up:
+    `mockreg_scenario.digest("demo/app:1.0")`."""
+    scenario = request.node.stash.get(_SCENARIO, None)
+    if scenario is None:
+        pytest.fail(f"{request.node.nodeid}: mockreg_scenario needs @pytest.mark.mockreg(scenario=...)",
+                    pytrace=False)
+    return scenario
 
 
 @pytest.fixture

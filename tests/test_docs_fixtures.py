@@ -2,6 +2,7 @@
 runs under pytest exactly as printed, and every test in it passes."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ def readme_example():
 def run_example(pytester, name, module, conftest=None):
     if conftest:
         pytester.makeconftest(conftest)
+    if "fixtures/" in module:  # examples name the shipped scenarios as a project's own would
+        shutil.copytree(ROOT / "fixtures", pytester.path / "fixtures")
     # A name of its own, so it never collides with a module of this suite (e.g. test_journal).
     pytester.makepyfile(**{f"test_fixturesdoc_{name[len('test_'):-len('.py')]}": module})
     result = pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly")
@@ -49,7 +52,7 @@ def run_example(pytester, name, module, conftest=None):
 def test_the_doc_has_an_example_for_every_fixture():
     text = "".join(module + (conftest or "") for _, module, conftest in doc_examples())
     for fixture in ("mockreg", "mockreg_server", "mockreg_requests", "mockreg_httpx", "mockreg_journal",
-                    "mockreg_listen_address", "mockreg_base_url", "mockreg_ssl_context", "mockreg_live_server"):
+                    "mockreg_scenario", "mockreg_listen_address", "mockreg_base_url", "mockreg_ssl_context", "mockreg_live_server"):
         assert re.search(rf"\b{fixture}\b", text), fixture
     assert len(doc_examples()) >= 8
 

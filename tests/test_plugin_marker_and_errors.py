@@ -75,21 +75,57 @@ def test_an_unknown_setting_or_a_bad_value_is_a_clear_setup_error(run, pytester)
     assert "Traceback" not in result.stdout.str()
 
 
-def test_a_scenario_is_refused_until_scenario_files_exist(run, pytester):
+def test_a_scenario_marker_loads_the_file_into_each_tests_registry(run, pytester):
+    pytester.makefile(".yaml", scenario="""
+        version: 1
+        settings: {referrers: false}
+        repositories:
+          demo/app:
+            images: [{name: app, tags: ["1.0"], layers: [{size: 16}]}]
+    """)
     pytester.makepyfile("""
         import pytest
 
-        @pytest.mark.mockreg(scenario="fixtures/no-referrers.yaml")
-        def test_keyword(mockreg):
+        @pytest.mark.mockreg(scenario="scenario.yaml")
+        def test_keyword(mockreg, mockreg_scenario):
+            assert mockreg.tags("demo/app") == ["1.0"]
+            assert mockreg.manifest("demo/app", "1.0").digest == mockreg_scenario.digest("demo/app@app")
+            assert mockreg.settings.referrers is False
+
+        @pytest.mark.mockreg("scenario.yaml", referrers=True)
+        def test_positional_with_settings_on_top(mockreg_requests, mockreg):
+            import requests
+            assert requests.get(f"{mockreg_requests.url}/v2/demo/app/tags/list").json()["tags"] == ["1.0"]
+            assert mockreg.settings.referrers is True
+
+        def test_unmarked_tests_start_empty(mockreg):
+            assert mockreg.repositories() == []
+    """)
+    run().assert_outcomes(passed=3)
+
+
+def test_a_bad_scenario_is_a_setup_error_naming_file_line_and_key(run, pytester):
+    pytester.makefile(".yaml", bad="version: 1\nrepositories:\n  demo/app:\n    images: [{layrs: []}]\n")
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockreg(scenario="bad.yaml")
+        def test_bad(mockreg):
             pass
 
-        @pytest.mark.mockreg("fixtures/no-referrers.yaml")
-        def test_positional(mockreg):
+        @pytest.mark.mockreg(scenario="missing.yaml")
+        def test_missing(mockreg):
+            pass
+
+        def test_scenario_fixture_needs_the_marker(mockreg_scenario):
             pass
     """)
     result = run()
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*scenario=...) is not available yet*pass settings only*"] * 2)
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(["*test_bad: @pytest.mark.mockreg: *bad.yaml:4:*layrs*did you mean 'layers'*",
+                                 "*test_missing: @pytest.mark.mockreg: *no such scenario file*",
+                                 "*mockreg_scenario needs @pytest.mark.mockreg(scenario=...)*"], consecutive=False)
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_a_journal_assertion_failure_shows_what_the_client_did(run, pytester):
