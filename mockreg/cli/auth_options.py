@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import yaml
-
 from ..auth.config import SCHEMES, AuthConfig
 from ..mapping import ConfigError
 from .common import CommandError
@@ -65,6 +63,8 @@ def _read(path: Path) -> Dict[str, Any]:
     scenario file works too)."""
     if not path.is_file():
         raise CommandError(f"--auth takes basic, bearer or a YAML/JSON file; {str(path)!r} is none of them")
+    import yaml  # here, not at the top: `mockreg serve` without --auth FILE starts faster
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -7,10 +7,10 @@ import re
 from typing import TYPE_CHECKING, Any, List, NoReturn, Optional, Sequence, Tuple
 
 from ..errors import RegistryError
-from ..scenario import Scenario
 
 if TYPE_CHECKING:
     from ..registry import Registry
+    from ..scenario import Scenario  # imported where used: YAML is not needed to serve
 
 OK = 0
 FAILURE = 1  # the command could not do its job: a port in use, a registry that refused
@@ -56,8 +56,10 @@ class Parser(argparse.ArgumentParser):
         raise CommandError(f"{message} (see {self.prog} --help)", command=self.prog)
 
 
-def load_scenarios(registry: "Registry", paths: Sequence[str]) -> List[Scenario]:
+def load_scenarios(registry: "Registry", paths: Sequence[str]) -> List["Scenario"]:
     """Apply scenario files in order; a bad one is a CommandError naming file, line and key."""
+    from ..scenario import Scenario
+
     loaded = []
     for path in paths:
         try:
