@@ -7,6 +7,7 @@ have a core, and so the server's CPU time and memory can be read from /proc.
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import socket
 import subprocess
@@ -194,3 +195,42 @@ def spawn_to_exit(argv: List[str]) -> float:
     started = time.perf_counter()
     subprocess.run(argv, check=True)
     return time.perf_counter() - started
+
+
+# A test module for `ready_inside_pytest`: each test starts a LiveServer, as the plugin's session
+# fixture does, and appends the seconds until its first 200 to the file named in the environment.
+_READY_TEST = """
+import http.client, os, time
+import pytest
+from mockreg import Registry
+from mockreg.server import LiveServer
+
+@pytest.mark.parametrize("repetition", range(int(os.environ["MOCKREG_BENCH_REPETITIONS"])))
+def test_live_server_ready(repetition):
+    started = time.perf_counter()
+    server = LiveServer(Registry()).start()
+    try:
+        connection = http.client.HTTPConnection(server.host_port)
+        connection.request("GET", "/v2/")
+        response = connection.getresponse()
+        response.read()
+        ready = time.perf_counter() - started
+        connection.close()
+    finally:
+        server.stop()
+    assert response.status == 200
+    with open(os.environ["MOCKREG_BENCH_OUT"], "a") as out:
+        out.write(f"{ready}\\n")
+"""
+
+
+def ready_inside_pytest(repetitions: int) -> List[float]:
+    """Seconds from `LiveServer(...).start()` to its first 200, inside a running pytest (with
+    mockreg's plugin loaded), once per repetition."""
+    with tempfile.TemporaryDirectory(prefix="mockreg-bench-pytest-") as directory:
+        Path(directory, "test_ready.py").write_text(_READY_TEST)
+        out = Path(directory, "ready.txt")
+        env = dict(os.environ, MOCKREG_BENCH_OUT=str(out), MOCKREG_BENCH_REPETITIONS=str(repetitions))
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                        "test_ready.py"], cwd=directory, env=env, check=True, stdout=subprocess.DEVNULL)
+        return [float(line) for line in out.read_text().split()]
