@@ -49,7 +49,9 @@ def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Op
     source = request.arg("from")
     if source is not None:
         check_name(source)
-    elif not registry.settings.anonymous_mount:
+    elif not registry.settings.anonymous_mount or registry.auth is not None:
+        # Under auth a mount names its source, whose pull access the auth layer checks: mounting
+        # "from anywhere" would hand out blobs of repositories the client may not read.
         return None
     if not registry.store.mount(name, digest, source):
         return None

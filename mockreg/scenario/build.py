@@ -74,7 +74,10 @@ class _Planner:
             self.result.blobs.append(self._blob(blob, self.where + ("blobs", position), content.OCTET_STREAM, ""))
         for position, layout in enumerate(self.spec.get("layouts", [])):
             where = self.where + ("layouts", position)
-            path = self.document.base_dir(where) / layout["path"]
+            base = self.document.base_dir(where).resolve()
+            path = (base / layout["path"]).resolve()
+            if base not in path.parents:  # as for `file`: a scenario reads nothing outside its directory
+                raise self.error(where + ("path",), f"{layout['path']!r} lies outside the scenario's directory {base}")
             self.result.layouts.append((path, layout.get("tag"), where))
         return self.result
 

@@ -62,8 +62,13 @@ def _load(path: Path, chain: Tuple[Path, ...]) -> Document:
     files: List[Path] = []
     for position_in_list, included in enumerate(data.get("include", [])):
         target = (path.parent / included)
+        line, column = source.position(positions, ("include", position_in_list))
+        base = path.parent.resolve()
+        if base not in target.resolve().parents:  # as for `file`: nothing outside the scenario's directory
+            raise ScenarioError(path, ("include", position_in_list),
+                                f"included file {included!r} lies outside the scenario's directory {base}",
+                                line=line, column=column)
         if not target.is_file():
-            line, column = source.position(positions, ("include", position_in_list))
             raise ScenarioError(path, ("include", position_in_list), f"included file {included!r} does not exist",
                                 line=line, column=column)
         child = _load(target, chain + (resolved,))

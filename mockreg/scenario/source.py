@@ -17,6 +17,9 @@ from .errors import KeyPath, ScenarioError
 Positions = Dict[KeyPath, Tuple[int, int]]
 # libyaml's parser, when PyYAML was built with it, reads files several times faster.
 _FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The tags YAML's safe loader constructs (str, int, map, seq, timestamp, ...); anything else, such
+# as !!python/object/apply, is refused rather than built or silently read as a plain list.
+_SAFE_TAGS = frozenset(tag for tag in yaml.SafeLoader.yaml_constructors if tag is not None)
 
 
 def read(path: Path) -> Tuple[Any, Positions]:
@@ -55,6 +58,9 @@ class _Builder:
 
     def build(self, node: yaml.Node, where: KeyPath) -> Any:
         self.positions[where] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if node.tag not in _SAFE_TAGS:  # e.g. !!python/object: say so, never construct or drop it
+            raise self._error(node, where, f"the YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is "
+                                           "not allowed: scenario files are plain data (YAML's safe subset)")
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)
             result: Dict[Any, Any] = {}
