@@ -1,0 +1,41 @@
+"""docs/reliability.md's examples run, in order, in one namespace, exactly as printed; and the
+check_invariants module docstring's example runs too."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import mockreg.invariants
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _blocks(text: str) -> list:
+    return re.findall(r"^```python\n(.*?)^```$", text, flags=re.S | re.M)
+
+
+def test_every_python_example_in_the_reliability_doc_runs() -> None:
+    doc = ROOT / "docs" / "reliability.md"
+    blocks = _blocks(doc.read_text(encoding="utf-8"))
+    assert len(blocks) >= 4, "the examples were not found"
+    namespace: dict = {}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"{doc.name} example {number}", "exec"), namespace)
+
+
+def test_the_invariants_docstring_example_runs() -> None:
+    docstring = mockreg.invariants.__doc__ or ""
+    block = docstring.split("::\n\n", 1)[1].split("\n\nEach problem", 1)[0]
+    example = "\n".join(line[4:] for line in block.splitlines())
+    assert "check_invariants(registry) == []" in example
+    exec(compile(example, "mockreg/invariants.py docstring", "exec"), {})
+
+
+def test_the_long_run_command_in_the_doc_names_a_real_script_and_its_options() -> None:
+    doc = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    command = re.search(r"python (benchmarks/\S+) (.*)", doc)
+    assert command is not None
+    script = (ROOT / command.group(1)).read_text(encoding="utf-8")
+    for option in re.findall(r"--[a-z-]+", command.group(2)):
+        assert f'"{option}"' in script, option
