@@ -234,3 +234,28 @@ def ready_inside_pytest(repetitions: int) -> List[float]:
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                         "test_ready.py"], cwd=directory, env=env, check=True, stdout=subprocess.DEVNULL)
         return [float(line) for line in out.read_text().split()]
+
+
+def busy_fraction(interval: float = 0.25) -> float:
+    """Fraction of all cores busy during `interval` (from /proc/stat): between measurements,
+    when nothing of the benchmark runs, that is other work on the machine."""
+    def sample() -> tuple:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+    total_before, idle_before = sample()
+    time.sleep(interval)
+    total_after, idle_after = sample()
+    spent = total_after - total_before
+    return 1.0 - (idle_after - idle_before) / spent if spent else 0.0
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float:
+    """Wait (at most `max_wait` seconds) until other work leaves the cores idle; returns the
+    busy fraction seen last, so a run can say how quiet it was."""
+    deadline = time.perf_counter() + max_wait
+    busy = busy_fraction()
+    while busy > threshold and time.perf_counter() < deadline:
+        time.sleep(0.5)
+        busy = busy_fraction()
+    return busy

@@ -31,9 +31,11 @@ DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
 FULL = Plan(repetitions=5, sequential_requests=2000, concurrent_seconds=1.0, connections=8, images=200,
-            blob_mib=256, chunk_mib=8, upload_cap=5.0, pull_setup_cap=120.0, startups=7, in_process_requests=1000)
+            blob_mib=256, chunk_mib=8, upload_cap=5.0, pull_setup_cap=120.0, startups=7, in_process_requests=1000,
+            quiet_wait=30.0)
 QUICK = Plan(repetitions=3, sequential_requests=300, concurrent_seconds=0.2, connections=8, images=30,
-             blob_mib=48, chunk_mib=8, upload_cap=1.0, pull_setup_cap=5.0, startups=3, in_process_requests=100)
+             blob_mib=48, chunk_mib=8, upload_cap=1.0, pull_setup_cap=5.0, startups=3, in_process_requests=100,
+             quiet_wait=0.0)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -87,6 +89,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"\n{meta['date']}, {meta['machine']['cores']} cores, Python {meta['machine']['python']}, "
           f"reference: {meta['peer'] or 'not run'}, {meta['seconds']} s, "
           f"load average {load_before:.1f} before / {meta['load_average']['after']:.1f} after")
+    busy = results.figures.get("machine.busy")
+    if busy is not None and busy.value is not None:
+        print(f"other work on the machine before a repetition: median {busy.value:.0f}%, "
+              f"worst {max(busy.samples):.0f}% of all cores")
     for note in results.notes:
         print(f"note: {note}")
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import mockreg
 from mockreg import Registry
@@ -36,6 +36,7 @@ class Plan:
     pull_setup_cap: float
     startups: int
     in_process_requests: int
+    quiet_wait: float  # seconds to wait, before each repetition, for other work on the machine to stop
 
 
 class Benchmark:
@@ -52,6 +53,16 @@ class Benchmark:
         """mockreg, then the peer when there is one, then `extra`: the interleaving order."""
         return [self.mockreg] + ([self.peer] if self.peer else []) + list(extra)
 
+    def repetitions(self, count: Optional[int] = None) -> Iterator[int]:
+        """Repetition numbers; before each, wait (up to `plan.quiet_wait`) for the machine to be idle:
+        other processes take the second core that the client/server pipelines need."""
+        for number in range(self.plan.repetitions if count is None else count):
+            if self.plan.quiet_wait:
+                busy = procs.wait_for_quiet(self.plan.quiet_wait)
+                self.results.declare("machine.busy", "cores busy with other work before a repetition", "%")
+                self.results.add("machine.busy", 100 * busy)
+            yield number
+
     def declare(self, key: str, label: str, unit: str, short: str = "") -> str:
         self.results.declare(key, label, unit, short or ("floor" if key.startswith("floor.") else ""))
         return key
@@ -64,7 +75,7 @@ class Benchmark:
         # As `pip install` does: an editable install or PYTHONDONTWRITEBYTECODE would otherwise
         # make every start compile mockreg from source, which installed werkzeug never does.
         compileall.compile_dir(str(Path(mockreg.__file__).parent), quiet=1)
-        for _ in range(self.plan.startups):
+        for _ in self.repetitions(self.plan.startups):
             self.results.add(serve, 1e3 * procs.spawn_to_ready(
                 [sys.executable, "-m", "mockreg", "serve", "--port", "0"]))
             self.results.add(bare, 1e3 * procs.spawn_to_exit([sys.executable, "-c", "import werkzeug.serving"]))
@@ -76,7 +87,7 @@ class Benchmark:
         swap = self.declare("mockreg.pertest.swap", "session LiveServer.app = registry", "µs")
         ready = self.declare("mockreg.pertest.live_ready", "live server thread ready (start → first 200), in pytest",
                              "ms")
-        for _ in range(self.plan.repetitions):
+        for _ in self.repetitions():
             self.results.add(fresh, 1e6 * _per_call(Registry, 500))
             self.results.add(swap, 1e6 * _swap_cost())
         for seconds in procs.ready_inside_pytest(self.plan.repetitions):
@@ -98,7 +109,7 @@ class Benchmark:
         for kind, request in _kinds():
             keys = {server.name: self.declare(f"{server.name}.seq.{kind}", f"sequential {request.name}", "µs")
                     for server in self.servers(self.floor)}
-            for _ in range(self.plan.repetitions):
+            for _ in self.repetitions():
                 for server in self.servers(self.floor):
                     path = request.path if server is not self.floor else "/canned"
                     per_request, cpu = wire.sequential(server.host_port, request.method, path,
@@ -117,7 +128,7 @@ class Benchmark:
             keys = {server.name: self.declare(f"{server.name}.concurrent.{kind}",
                                               f"{request.name}, {self.plan.connections} connections", "req/s")
                     for server in self.servers(self.floor)}
-            for _ in range(self.plan.repetitions):
+            for _ in self.repetitions():
                 for server in self.servers(self.floor):
                     path = request.path if server is not self.floor else "/canned"
                     self.results.add(keys[server.name], wire.concurrent(
@@ -130,7 +141,7 @@ class Benchmark:
     def push_workflow(self) -> List[Row]:
         keys = {server.name: self.declare(f"{server.name}.push.images", "push small images (config + 2 layers)",
                                           "images/s") for server in self.servers()}
-        for repetition in range(self.plan.repetitions):
+        for repetition in self.repetitions():
             for server in self.servers():
                 self.results.add(keys[server.name], wire.push_images(
                     server.host_port, self.plan.images, f"r{repetition}"))
@@ -168,7 +179,7 @@ class Benchmark:
                 pull_digests[server.name] = digest
             else:
                 self.results.notes.append(f"{server.name}: no pull figure, the blob to pull took over {cap:.0f} s")
-        for _ in range(self.plan.repetitions):
+        for _ in self.repetitions():
             loopback = limits.loopback_rate(size) / MB
             self.results.add(loop, loopback)
             for server in self.servers():
@@ -245,7 +256,7 @@ class Benchmark:
                 live = {server.name: self.declare(f"{server.name}.live.{client}.{kind}", f"{label}, loopback", "µs",
                                                   "loopback" if server is self.mockreg else "")
                         for server in self.servers()}
-                for _ in range(self.plan.repetitions):
+                for _ in self.repetitions():
                     count = self.plan.in_process_requests
                     if client == "requests":
                         with RequestsRouter(registry, [in_process.IN_PROCESS_URL]):
