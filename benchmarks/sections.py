@@ -201,7 +201,8 @@ class Benchmark:
         return [
             Row(None, reference=sha), Row(None, reference=loop),
             Row(mine["mono"], peer.get("mono"), before["mono"],
-                (Ratio(mine["mono"], before["mono"], "to sha256", ">= 0.6"),) + _vs_peer(mine["mono"], peer.get("mono"))),
+                (Ratio(mine["mono"], before["mono"], "to sha256", ">= 0.6"),)
+                + _vs_peer(mine["mono"], peer.get("mono"))),
             Row(mine["chunked"], peer.get("chunked"), before["chunked"],
                 (Ratio(mine["chunked"], before["chunked"], "to sha256", ">= 0.5"),)
                 + _vs_peer(mine["chunked"], peer.get("chunked"))),
