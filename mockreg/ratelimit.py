@@ -142,7 +142,7 @@ class RateLimitLayer(Layer):
                     headers = [("Retry-After", str(retry)), *_headers(limit, key, 0)]
                     raise RegistryError("TOOMANYREQUESTS", f"{limit.limit} requests per {limit.window:g} s "
                                         f"for {limit.per} {key}; retry after {retry} s", headers=headers)
-            for limit_id, limit, key, start, count in charged:
+            for limit_id, _, key, start, count in charged:
                 self._windows[limit_id][key] = (start, count + 1)
         shown = [(limit, key, limit.limit - count - 1) for _, limit, key, _, count in charged if limit.headers]
         if shown:

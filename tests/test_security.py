@@ -8,7 +8,7 @@ import base64
 import json
 import socket
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import pytest
 from werkzeug.test import Client
@@ -18,7 +18,7 @@ from mockreg.cli import build_parser
 from mockreg.scenario import Scenario, ScenarioError
 from mockreg.server import LiveServer
 from mockreg.session import MockRegistry
-from registry_helpers import image, index, push, sha256, snapshot
+from registry_helpers import image, push, sha256, snapshot
 
 # -- listening address -----------------------------------------------------------------------------
 

@@ -157,7 +157,7 @@ def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPl
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
     pushed = set()
-    for label, manifest in plan.manifests.items():
+    for manifest in plan.manifests.values():
         _push_manifest(staging, plan, manifest, pushed)
     for label in plan.fallback:
         content.add_to_referrers_tag(staging, plan.name, plan.manifests[label])
