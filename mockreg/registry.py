@@ -144,14 +144,13 @@ class Registry:
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        match: Optional[Match] = None
         try:
             response = self._handle(request)
         except RegistryError as error:
             response = error_response(error)
         except Exception as exc:  # a bug in mockreg: keep it for the test that caused it
             response = self._internal_error(exc)
-        match = environ.get("mockreg.match")
+        match: Optional[Match] = environ.get("mockreg.match")
         for layer in reversed(self.layers):
             response = layer.after(self, request, match, response)
         headers = response.headers
