@@ -87,8 +87,22 @@ class Blob:
         return Descriptor(self.media_type, self.digest, self.size, self.annotations)
 
 
+class _ManifestBytes:
+    """What images and indexes share: serialised bytes, whose digest is computed once."""
+
+    manifest: bytes
+    digest: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", digests.of(self.manifest))
+
+    @property
+    def json(self) -> Dict[str, Any]:
+        return json.loads(self.manifest)
+
+
 @dataclass(frozen=True)
-class Image:
+class Image(_ManifestBytes):
     """An image (or artifact) manifest and the blobs it references."""
 
     manifest: bytes = field(repr=False)
@@ -99,9 +113,6 @@ class Image:
     artifact_type: Optional[str] = None
     digest: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "digest", digests.of(self.manifest))
-
     @property
     def descriptor(self) -> Descriptor:
         """The descriptor an index or a `subject` uses for this manifest (with its platform)."""
@@ -109,16 +120,12 @@ class Image:
                           artifact_type=self.artifact_type)
 
     @property
-    def json(self) -> Dict[str, Any]:
-        return json.loads(self.manifest)
-
-    @property
     def blobs(self) -> Tuple[Blob, ...]:
         return (self.config,) + self.layers
 
 
 @dataclass(frozen=True)
-class Index:
+class Index(_ManifestBytes):
     """An image index (or Docker manifest list) and the manifests it holds."""
 
     manifest: bytes = field(repr=False)
@@ -127,16 +134,9 @@ class Index:
     artifact_type: Optional[str] = None
     digest: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "digest", digests.of(self.manifest))
-
     @property
     def descriptor(self) -> Descriptor:
         return Descriptor(self.media_type, self.digest, len(self.manifest), artifact_type=self.artifact_type)
-
-    @property
-    def json(self) -> Dict[str, Any]:
-        return json.loads(self.manifest)
 
     @property
     def images(self) -> List[Image]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from . import faults, ratelimit
 from .errors import RegistryError
@@ -111,17 +111,9 @@ def scenario(registry: "Registry", request: Request) -> Response:
 def fault_rules(registry: "Registry", request: Request, rule_id: Optional[str] = None) -> Response:
     _checked(registry)
     layer = faults.layer_of(registry)
-    if request.method == "POST":
-        if rule_id:
-            raise _bad("POST a new rule to /_mockreg/faults", status=405)
-        try:
-            new_id = layer.add(faults.FaultRule.from_dict(_body(request)))
-        except ConfigError as exc:
-            raise _bad(str(exc)) from None
-        return _json({"id": new_id, **layer.rules()[new_id].to_dict()}, status=201)
-    if request.method == "DELETE":
-        _remove(layer, rule_id)
-        return _json({"removed": rule_id or "all"})
+    changed = _add_or_remove(request, layer, rule_id, faults.FaultRule.from_dict, layer.rules, "faults")
+    if changed is not None:
+        return changed
     listed = [{"id": key, **rule.to_dict(), **layer.stats(key)} for key, rule in layer.rules().items()
               if not rule_id or key == rule_id]
     if rule_id and not listed:
@@ -132,18 +124,27 @@ def fault_rules(registry: "Registry", request: Request, rule_id: Optional[str] =
 def rate_limits(registry: "Registry", request: Request, limit_id: Optional[str] = None) -> Response:
     _checked(registry)
     layer = ratelimit.layer_of(registry)
+    changed = _add_or_remove(request, layer, limit_id, ratelimit.RateLimit.from_dict, layer.limits, "rate-limits")
+    if changed is not None:
+        return changed
+    return _json({"rate_limits": [{"id": key, **limit.to_dict()} for key, limit in layer.limits().items()]})
+
+
+def _add_or_remove(request: Request, layer: Any, item_id: Optional[str], parse: Callable[[Any], Any],
+                   items: Callable[[], Dict[str, Any]], path: str) -> Optional[Response]:
+    """POST adds an item (201 with its id), DELETE removes one or all; None for a GET."""
     if request.method == "POST":
-        if limit_id:
-            raise _bad("POST a new rate limit to /_mockreg/rate-limits", status=405)
+        if item_id:
+            raise _bad(f"POST a new item to /_mockreg/{path}", status=405)
         try:
-            new_id = layer.add(ratelimit.RateLimit.from_dict(_body(request)))
+            new_id = layer.add(parse(_body(request)))
         except ConfigError as exc:
             raise _bad(str(exc)) from None
-        return _json({"id": new_id, **layer.limits()[new_id].to_dict()}, status=201)
+        return _json({"id": new_id, **items()[new_id].to_dict()}, status=201)
     if request.method == "DELETE":
-        _remove(layer, limit_id)
-        return _json({"removed": limit_id or "all"})
-    return _json({"rate_limits": [{"id": key, **limit.to_dict()} for key, limit in layer.limits().items()]})
+        _remove(layer, item_id)
+        return _json({"removed": item_id or "all"})
+    return None
 
 
 def _remove(layer: Any, item_id: Optional[str]) -> None:
