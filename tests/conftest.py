@@ -1,11 +1,14 @@
-"""Fixtures shared by the registry-core tests: a fresh registry and a test client for it."""
+"""Fixtures shared by the tests: a fresh registry, a test client for it, and the registry served live."""
 
 from __future__ import annotations
+
+from typing import Iterator
 
 import pytest
 from werkzeug.test import Client
 
 from mockreg import Registry
+from mockreg.server import LiveServer
 
 
 @pytest.fixture
@@ -16,3 +19,10 @@ def registry() -> Registry:
 @pytest.fixture
 def client(registry: Registry) -> Client:
     return Client(registry)
+
+
+@pytest.fixture
+def live(registry: Registry) -> Iterator[LiveServer]:
+    """The test's registry on 127.0.0.1:<ephemeral port>."""
+    with LiveServer(registry) as server:
+        yield server

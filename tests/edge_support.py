@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Tuple
 
-import pytest
 
 from mockreg import Registry
-from mockreg.server import LiveServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -48,11 +46,3 @@ def manifest_bytes(config_digest: str, layer_digest: str, layer_size: int) -> by
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
                     "size": layer_size}],
     }).encode()
-
-
-@pytest.fixture
-def live(registry: Registry) -> Iterator[LiveServer]:
-    """The test's registry on 127.0.0.1:<ephemeral port>."""
-    with LiveServer(registry) as server:
-        yield server
-

@@ -10,7 +10,7 @@ from mockreg import Registry
 from mockreg.auth import AuthConfig, User
 from mockreg.mapping import ConfigError
 
-from edge_support import basic, live, push_image, sha256  # noqa: F401  (live is a fixture)
+from edge_support import basic, push_image, sha256
 
 ALICE = basic("alice", "alice-pw")
 BOB = basic("bob", "bob-pw")

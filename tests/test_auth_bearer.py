@@ -15,7 +15,7 @@ from werkzeug.test import Client
 from mockreg import Registry
 from mockreg.server import LiveServer
 
-from edge_support import basic, bearer, live, push_image  # noqa: F401  (live is a fixture)
+from edge_support import basic, bearer, push_image
 
 ALICE = basic("alice", "alice-pw")
 

@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from mockreg import Registry
 from mockreg.journal import attach
 
-from edge_support import basic, bearer, live, push_image  # noqa: F401  (live is a fixture)
+from edge_support import basic, bearer, push_image
 
 API = "/_mockreg"
 MANIFEST = "/v2/demo/app/manifests/1.0"

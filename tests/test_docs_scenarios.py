@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from doc_examples import python_blocks
 from mockreg import Registry
 from mockreg.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "scenarios.md").read_text()
 YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, re.S)
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", DOC, re.S)
+PYTHON_BLOCKS = python_blocks(DOC)
 
 
 @pytest.mark.parametrize("block", YAML_BLOCKS, ids=[f"yaml{i}" for i in range(len(YAML_BLOCKS))])

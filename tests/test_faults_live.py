@@ -15,7 +15,7 @@ from mockreg import Registry
 from mockreg.journal import attach
 from mockreg.server import LiveServer
 
-from edge_support import live, push_image, sha256  # noqa: F401  (live is a fixture)
+from edge_support import push_image, sha256
 
 LAYER = bytes(range(256)) * 4096  # 1 MiB
 

@@ -11,17 +11,14 @@ import pytest
 from werkzeug.test import Client
 
 from mockreg import Registry, RegistryError, Settings
+from doc_examples import run_page
 from registry_helpers import OCI_INDEX, OCI_MANIFEST, SPEC_ERROR_CODES, image, index, push, sha256, sha512
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "registry.md"
 
 
 def test_every_python_example_in_the_registry_doc_runs():
-    blocks = re.findall(r"^```python\n(.*?)^```$", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
-    assert len(blocks) >= 6, "the examples were not found"
-    namespace: dict = {}
-    for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"{DOC.name} example {number}", "exec"), namespace)
+    run_page(DOC, minimum=6)
 
 
 def test_the_doc_settings_table_lists_every_setting():

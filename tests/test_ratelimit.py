@@ -11,7 +11,7 @@ from mockreg import Registry
 from mockreg.mapping import ConfigError
 from mockreg.ratelimit import RateLimit
 
-from edge_support import basic, live, push_image  # noqa: F401  (live is a fixture)
+from edge_support import basic, push_image
 
 MANIFEST = "/v2/demo/app/manifests/1.0"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from doc_examples import python_blocks
 from mockreg import Registry
 from mockreg.scenario import Scenario
 
@@ -16,7 +17,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-PYTHON = re.findall(r"^```python\n(.*?)^```$", README, flags=re.S | re.M)
+PYTHON = python_blocks(README)
 YAML = re.findall(r"^```yaml\n(.*?)^```$", README, flags=re.S | re.M)
 SNIPPETS = [block for block in PYTHON if "def test_" not in block]
 TESTS = [block for block in PYTHON if "def test_" in block]

@@ -7,21 +7,13 @@ import re
 from pathlib import Path
 
 import mockreg.invariants
+from doc_examples import run_page
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _blocks(text: str) -> list:
-    return re.findall(r"^```python\n(.*?)^```$", text, flags=re.S | re.M)
-
-
 def test_every_python_example_in_the_reliability_doc_runs() -> None:
-    doc = ROOT / "docs" / "reliability.md"
-    blocks = _blocks(doc.read_text(encoding="utf-8"))
-    assert len(blocks) >= 4, "the examples were not found"
-    namespace: dict = {}
-    for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"{doc.name} example {number}", "exec"), namespace)
+    run_page(ROOT / "docs" / "reliability.md", minimum=4)
 
 
 def test_the_invariants_docstring_example_runs() -> None:
