@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from werkzeug.test import Client
@@ -26,3 +26,12 @@ def live(registry: Registry) -> Iterator[LiveServer]:
     """The test's registry on 127.0.0.1:<ephemeral port>."""
     with LiveServer(registry) as server:
         yield server
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester) -> Callable[..., pytest.RunResult]:
+    """pytester.runpytest without plugins that only slow each inner run down (hypothesis: ~1 s).
+    Modules that use it enable pytester with `pytest_plugins = ["pytester"]`."""
+    def run_inner(*args: str) -> pytest.RunResult:
+        return pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly", *args)
+    return run_inner

@@ -1,12 +1,12 @@
 """In-process transports: `requests` through `responses`, and `httpx` through WSGITransport."""
 
-import hashlib
 import io
 
 import httpx
 import pytest
 import requests
 import responses
+from registry_helpers import sha256
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -15,15 +15,6 @@ from mockreg.content import push_image
 from mockreg.inprocess import METHODS, RequestsRouter, httpx_client, httpx_transport
 from mockreg.journal import attach
 from mockreg.server import LiveServer
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def registry():
-    return Registry()
 
 
 @pytest.fixture

@@ -1,27 +1,17 @@
 """The request journal: what it records, how it stays bounded, and its registry-speaking answers."""
 
-import hashlib
 import io
 import json
 
 import pytest
+from registry_helpers import sha256
 from werkzeug.test import Client
 
-from mockreg import Registry
 from mockreg.content import build_artifact, push_image
 from mockreg.http import Response
 from mockreg.journal import CHUNKED, MOUNT, POST_PUT, SINGLE_POST, Journal, attach
 from mockreg.layers import Layer
 from mockreg.reference import referrers_tag
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def registry():
-    return Registry()
 
 
 @pytest.fixture

@@ -2,20 +2,11 @@
 
 import socket
 
-import pytest
 # Imported by the outer run so it stays loaded: pytester drops modules an inner run imported, and
 # cryptography (under trustme) cannot be imported a second time in one process.
 import trustme  # noqa: F401
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture
-def run(pytester):
-    """pytester.runpytest without plugins that only slow each inner run down (hypothesis: ~1 s)."""
-    def run(*args):
-        return pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly", *args)
-    return run
 
 
 def test_each_test_gets_a_fresh_registry_with_its_journal_first(run, pytester):

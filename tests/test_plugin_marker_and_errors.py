@@ -1,16 +1,7 @@
 """The `mockreg` marker, and how a registry exception fails the test that caused it."""
 
-import pytest
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture
-def run(pytester):
-    """pytester.runpytest without plugins that only slow each inner run down (hypothesis: ~1 s)."""
-    def run(*args):
-        return pytester.runpytest("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly", *args)
-    return run
 
 
 BOOM_CONFTEST = """

@@ -9,9 +9,9 @@ import sys
 import pytest
 import requests
 import trustme
+from cli_helpers import serve_in_process
 from cryptography import x509
 
-from cli_helpers import serve_in_process
 from mockreg import Registry
 from mockreg.cli import main
 from mockreg.server import LiveServer
