@@ -5,8 +5,6 @@ Handlers run for every test request, so this avoids building werkzeug Request/Re
 
 from __future__ import annotations
 
-import queue
-import threading
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
@@ -66,49 +64,48 @@ class Request:
             "chunked" in (self.environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
         )
 
-    def read_into(self, buffer: bytearray, hasher: Any, limit: Optional[int] = None) -> int:
-        """Append the body to `buffer`, updating `hasher` as each slice arrives.
+    def read_into(self, sink: Any, hasher: Any, limit: Optional[int] = None) -> int:
+        """Append the body to `sink`, handing each slice to `hasher` as it arrives.
 
-        From the second slice on, hashing runs on a helper thread one slice behind the reader
-        (hashlib releases the GIL), so a big upload is received and hashed on two cores. The
-        buffer grows by appending rather than being sized up front: zero-filling a fresh
-        256 MiB bytearray costs as much as hashing it, and appending touches each page once, as
-        bytes arrive. A chunked body is read until EOF. Returns the number of bytes read. Raises
-        SIZE_INVALID if more than `limit` bytes arrive or the body ends early.
+        `sink.room()` says how much to read next (a blob's pieces stay aligned, so a full read
+        is kept as it is), `sink.append(data)` takes it; `hasher` is a HashPipeline (or anything
+        with `update(data, inline)`), which hashes big bodies on a helper thread one slice behind
+        the reader and small ones inline. A chunked body is read until EOF. Returns the number of
+        bytes read. Raises SIZE_INVALID (413) if more than `limit` bytes arrive, SIZE_INVALID if
+        the body ends early; the caller undoes what was appended.
         """
         stream = self.environ["wsgi.input"]
         length = self.content_length
-        start = len(buffer)
         if length is None and not self._streams_until_eof():
             return 0
         if length is not None and limit is not None and length > limit:
             raise RegistryError("SIZE_INVALID", f"body of {length} bytes exceeds the limit of {limit}", status=413)
         remaining = length
-        feed = _PipelinedHasher(hasher, inline_first=length is None or length <= READ_SLICE)
-        try:
-            while remaining is None or remaining > 0:
-                chunk = _read(stream, READ_SLICE if remaining is None else min(remaining, READ_SLICE))
-                if not chunk:
-                    break
-                if limit is not None and len(buffer) - start + len(chunk) > limit:
-                    del buffer[start:]
-                    raise RegistryError("SIZE_INVALID", f"body exceeds the limit of {limit} bytes", status=413)
-                feed.update(chunk)
-                buffer += chunk
-                if remaining is not None:
-                    remaining -= len(chunk)
-        finally:
-            feed.close()  # the hasher is complete (or idle) before anyone reads or restores it
+        small = length is not None and length <= READ_SLICE
+        inline = True  # the first slice of any body; every slice of a small one
+        received = 0
+        while remaining is None or remaining > 0:
+            wanted = sink.room()
+            chunk = _read(stream, wanted if remaining is None else min(remaining, wanted))
+            if not chunk:
+                break
+            received += len(chunk)
+            if limit is not None and received > limit:
+                raise RegistryError("SIZE_INVALID", f"body exceeds the limit of {limit} bytes", status=413)
+            hasher.update(chunk, inline)
+            inline = small
+            sink.append(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
         if remaining:
-            del buffer[start:]
             raise RegistryError("SIZE_INVALID", f"body ended {remaining} bytes short of Content-Length {length}")
-        return len(buffer) - start
+        return received
 
     def read_all(self, limit: Optional[int]) -> bytes:
         """The whole body, for small documents such as manifests (413 past `limit`)."""
-        buffer = bytearray()
-        self.read_into(buffer, _NoHash, limit)
-        return bytes(buffer)
+        parts = _Parts()
+        self.read_into(parts, _NoHash, limit)
+        return b"".join(parts)
 
     def drain(self) -> None:
         """Consume an unused body, keeping none of it, so the connection stays usable."""
@@ -138,53 +135,18 @@ def _broken_body(exc: Exception) -> RegistryError:
     return RegistryError("SIZE_INVALID", f"request body broken off: {exc}")
 
 
-class _PipelinedHasher:
-    """Feeds slices to `hasher` on a helper thread that hashes one slice while the reader receives
-    the next. With `inline_first` the first slice is hashed inline, so a body that turns out to
-    be one slice long never starts a thread."""
-
-    def __init__(self, hasher: Any, inline_first: bool) -> None:
-        self._hasher = hasher
-        self._first = inline_first
-        self._slices: "Optional[queue.Queue[Optional[bytes]]]" = None
-        self._thread: Optional[threading.Thread] = None
-        self._failure: Optional[BaseException] = None
-
-    def update(self, data: bytes) -> None:
-        if self._thread is None:
-            if self._first or self._hasher is _NoHash:
-                self._first = False
-                self._hasher.update(data)
-                return
-            self._slices = queue.Queue(maxsize=1)
-            self._thread = threading.Thread(target=self._run, name="mockreg-hash", daemon=True)
-            self._thread.start()
-        self._slices.put(data)  # type: ignore[union-attr]
-
-    def _run(self) -> None:
-        while True:
-            data = self._slices.get()  # type: ignore[union-attr]
-            if data is None:
-                return
-            if self._failure is None:
-                try:
-                    self._hasher.update(data)
-                except BaseException as exc:  # handed to the reader in close(); keep draining
-                    self._failure = exc
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._slices.put(None)  # type: ignore[union-attr]
-            self._thread.join()
-            self._thread = None
-        if self._failure is not None:
-            raise self._failure
-
-
 class _NoHash:
     @staticmethod
-    def update(_: Any) -> None:
+    def update(data: Any, inline: bool = False) -> None:
         return None
+
+
+class _Parts(list):
+    """A sink for `read_into` that keeps the slices as they came."""
+
+    @staticmethod
+    def room() -> int:
+        return READ_SLICE
 
 
 class Response:

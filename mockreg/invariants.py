@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import digest as digests
 from . import reference
+from .blobdata import digest_of
 from .manifests import is_distributable
 from .store import Repository, Store
 
@@ -131,7 +132,8 @@ def _check_blobs(store: Store, links: Dict[str, int], problems: List[str]) -> No
         if digest not in links:
             problems.append(f"blob {digest} is stored but no repository links it")
         algorithm = digest.split(":", 1)[0]
-        if algorithm not in digests.supported_algorithms() or digests.of(data, algorithm) != digest:
+        if algorithm not in digests.supported_algorithms() or \
+                f"{algorithm}:{digest_of(data, digests.new_hasher(algorithm))}" != digest:
             problems.append(f"blob {digest} holds bytes of another digest")
 
 
@@ -152,8 +154,7 @@ def _check_uploads(registry: "Registry", store: Store, open_uploads: bool, probl
             problems.append(f"{where} holds {session.size} bytes, over max_upload_size")
         if session.lock.acquire(blocking=False):  # a session taking a chunk right now is mid-way
             try:
-                if f"{session.algorithm}:{session.hasher.hexdigest()}" != digests.of(session.buffer,
-                                                                                    session.algorithm):
+                if session.hasher.hexdigest() != digest_of(session.buffer, digests.new_hasher(session.algorithm)):
                     problems.append(f"{where}: its running hash does not match its {session.size} bytes")
             finally:
                 session.lock.release()

@@ -9,7 +9,6 @@ refused, and every blob is checked against its digest. An import is all-or-nothi
 from __future__ import annotations
 
 import abc
-import io
 import json
 import os
 import tarfile
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple, Union
 
 from . import digest as digests
 from . import manifests
+from .blobdata import Reader, slices
 from .errors import RegistryError
 
 if TYPE_CHECKING:
@@ -256,7 +256,9 @@ def export_layout(registry: "Registry", destination: PathLike, repository: Optio
         for relative, data in files:
             target = path / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            with open(target, "wb") as out:
+                for piece in slices(data, 0, len(data)):
+                    out.write(piece)
     return path
 
 
@@ -301,22 +303,4 @@ def _write_tar(path: Path, files: List[Tuple[str, Any]]) -> None:
         for name, data in files:
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
-            archive.addfile(info, _ViewReader(data))
-
-
-class _ViewReader(io.RawIOBase):
-    """Reads a blob through a memoryview so exporting never copies a whole blob at once."""
-
-    def __init__(self, data: Any) -> None:
-        super().__init__()
-        self.view = memoryview(data)
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        chunk = self.view[self.position:self.position + len(target)]
-        target[:len(chunk)] = chunk
-        self.position += len(chunk)
-        return len(chunk)
+            archive.addfile(info, Reader(data))

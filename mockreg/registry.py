@@ -25,6 +25,7 @@ from .http import Request, Response, error_response, json_response
 from .layers import Layer
 from .routes import Match, Router
 from .settings import Settings, coerce
+from .blobdata import BlobSpace
 from .store import StoredManifest, Store
 
 _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
@@ -58,7 +59,8 @@ class Registry:
                  control_api: bool = False, **changes: Any) -> None:
         self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
         self.clock = clock or Clock()
-        self.store = Store(self.clock, lambda: self.settings.upload_timeout)
+        self.store = Store(self.clock, lambda: self.settings.upload_timeout,
+                           BlobSpace(lambda: self.settings.blob_memory_limit, lambda: self.settings.blob_disk_limit))
         self.router = Router()
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())
@@ -258,7 +260,9 @@ class Registry:
 
     def reset(self) -> None:
         """Forget all content and uploads; settings stay."""
-        self.store = Store(self.store.clock, self.store.upload_timeout)
+        # Spilled blobs' temporary files close as the old store's blobs go (see blobdata).
+        space = self.store.space
+        self.store = Store(self.store.clock, self.store.upload_timeout, BlobSpace(space.memory_limit, space.disk_limit))
         with self._errors_lock:
             self.server_errors.clear()
 

@@ -34,6 +34,11 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
+    # Blobs larger than memory (issue 17, see docs/reliability.md): bytes of big blobs (over 1 MiB)
+    # kept in memory, registry-wide; past it new pieces go to temporary files, up to the disk
+    # limit (past that a push is refused with 403 DENIED). 0: no limit.
+    blob_memory_limit: int = 1024 ** 3
+    blob_disk_limit: int = 32 * 1024 ** 3
 
     @classmethod
     def names(cls) -> list:

@@ -11,12 +11,12 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
+from .blobdata import BlobBuilder, BlobBytes, BlobSpace
 from .errors import RegistryError
+from .hashpipe import HashPipeline
 from .manifests import ParsedManifest, is_distributable
-
-BlobBytes = Union[bytes, bytearray]
 
 
 @dataclass
@@ -41,13 +41,15 @@ class Repository:
 
 @dataclass
 class UploadSession:
-    """A blob upload in progress; bytes are hashed as they arrive (see `blobs_upload`)."""
+    """A blob upload in progress; bytes are hashed as they arrive, on a helper thread that may
+    still be busy after a request is answered (see hashpipe): read the hash through `hasher`,
+    which waits for it."""
 
     id: str
     repository: str
     algorithm: str
-    hasher: Any
-    buffer: bytearray = field(default_factory=bytearray)
+    pipeline: HashPipeline
+    buffer: BlobBuilder
     started: float = 0.0
     touched: float = 0.0
     # Set under `lock` when the upload is finished or cancelled: a request that was waiting for
@@ -57,16 +59,24 @@ class UploadSession:
 
     @property
     def size(self) -> int:
-        return len(self.buffer)
+        return self.buffer.size
+
+    @property
+    def hasher(self) -> Any:
+        """The running hash of every byte taken so far, once the helper thread has caught up."""
+        return self.pipeline.settle()
 
 
 class Store:
     """All state of one registry. Two Stores never share anything."""
 
     def __init__(self, clock: Callable[[], float] = time.time,
-                 upload_timeout: Callable[[], float] = lambda: 0) -> None:
+                 upload_timeout: Callable[[], float] = lambda: 0,
+                 space: Optional[BlobSpace] = None) -> None:
         self.clock = clock
         self.upload_timeout = upload_timeout
+        # What big blobs take in memory and in temporary files, against the settings' limits.
+        self.space = space if space is not None else BlobSpace()
         self.lock = threading.RLock()
         self.blobs: Dict[str, BlobBytes] = {}
         self._blob_links: Dict[str, int] = {}
@@ -252,7 +262,8 @@ class Store:
         client ever asks for them again.
         """
         now = self.clock()
-        session = UploadSession(uuid.uuid4().hex, name, algorithm, hasher, started=now, touched=now)
+        session = UploadSession(uuid.uuid4().hex, name, algorithm, HashPipeline(hasher), self.new_blob(),
+                                started=now, touched=now)
         with self.lock:
             self._drop_expired(now)
             if limit and len(self.uploads) >= limit:
@@ -260,6 +271,10 @@ class Store:
                                     headers=[("Retry-After", "1")])
             self.uploads[session.id] = session
         return session
+
+    def new_blob(self) -> BlobBuilder:
+        """An empty blob to append an upload's bytes to, counted against this store's limits."""
+        return BlobBuilder(self.space)
 
     def _drop_expired(self, now: float) -> None:
         timeout = self.upload_timeout()

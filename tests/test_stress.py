@@ -46,7 +46,7 @@ def test_invariant_checker_catches_each_kind_of_damage() -> None:
     push(registry, "demo/app", subject, tags=["v1"])
     push(registry, "demo/app", image("sig", subject=subject.descriptor()))
     session = registry.store.start_upload("demo/app", "sha256", hashlib.sha256())
-    session.buffer += b"abc"
+    session.buffer.append(b"abc")
     session.hasher.update(b"abc")
     assert check_invariants(registry) == []
     assert len(check_invariants(registry, open_uploads=False)) == 1
@@ -58,7 +58,7 @@ def test_invariant_checker_catches_each_kind_of_damage() -> None:
     repo.tags["v2"] = "sha256:" + "0" * 64                             # tag to nothing
     repo.referrers.clear()                                             # index lost an entry
     repo.blobs.discard(next(d for d in subject.blobs if d != layer))   # manifest's blob unlinked
-    session.buffer += b"unhashed"                                      # upload bytes nobody hashed
+    session.buffer.append(b"unhashed")                                # upload bytes nobody hashed
     found = "\n".join(check_invariants(registry))
     for expected in ["holds bytes of another digest", "v2 points at", "referrers of", "which is missing",
                      "link counts disagree", "running hash does not match"]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
+from ..blobdata import slices
 from ..errors import RegistryError
 from ..http import Request, Response, empty
 from .common import check_digest, check_name, digest_header, method_disabled, whole_number
@@ -31,11 +32,11 @@ def get(registry: "Registry", request: Request, name: str, digest: str) -> Respo
     wanted = _requested_range(request.header("Range"), total)
     if wanted is None:
         headers.append(("Content-Length", str(total)))
-        body = b"" if request.method == "HEAD" else _slices(data, 0, total)
+        body = b"" if request.method == "HEAD" else slices(data, 0, total, SEND_SLICE)
         return Response(200, headers, body)
     start, end = wanted
     headers += [("Content-Length", str(end - start)), ("Content-Range", f"bytes {start}-{end - 1}/{total}")]
-    return Response(206, headers, b"" if request.method == "HEAD" else _slices(data, start, end))
+    return Response(206, headers, b"" if request.method == "HEAD" else slices(data, start, end, SEND_SLICE))
 
 
 def delete(registry: "Registry", request: Request, name: str, digest: str) -> Response:
@@ -76,12 +77,3 @@ def _unsatisfiable(total: int) -> RegistryError:
     return RegistryError("SIZE_INVALID", "requested range not satisfiable", status=416,
                          message="requested range not satisfiable",
                          headers=[("Content-Range", f"bytes */{total}")])
-
-
-def _slices(data: bytes, start: int, end: int) -> Iterator[bytes]:
-    if isinstance(data, bytes) and start == 0 and end == len(data):
-        yield data
-        return
-    with memoryview(data) as view:
-        for offset in range(start, end, SEND_SLICE):
-            yield bytes(view[offset:min(end, offset + SEND_SLICE)])

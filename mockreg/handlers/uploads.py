@@ -1,7 +1,9 @@
 """Push blobs: end-4a/4b/4c (POST), end-11 (mount), end-5 (PATCH), end-6 (PUT),
 end-13 (GET status) and end-14 (DELETE cancel).
 
-Bytes are hashed as they arrive; a request that fails leaves the session exactly as it was.
+Bytes are hashed as they arrive, and a PATCH is answered before its last slice is hashed (the
+next request on the upload waits for that, see hashpipe); a request that fails leaves the session
+exactly as it was: bytes, hash, memory and spilled disk.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import re
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from .. import digest as digests
+from ..blobdata import digest_of
 from ..errors import RegistryError
+from ..hashpipe import HashPipeline
 from ..http import Request, Response, empty
 from ..store import UploadSession
 from .common import check_digest, check_name, digest_header, method_disabled, whole_number
@@ -61,13 +65,16 @@ def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Op
 
 def _monolithic(registry: "Registry", request: Request, name: str, digest: str) -> Response:
     algorithm = check_digest(registry, digest)
-    buffer = bytearray()
-    hasher = digests.new_hasher(algorithm)
-    request.read_into(buffer, hasher, registry.settings.max_upload_size or None)
-    actual = f"{algorithm}:{hasher.hexdigest()}"
+    blob = registry.store.new_blob()
+    hasher = HashPipeline(digests.new_hasher(algorithm))
+    try:
+        request.read_into(blob, hasher, registry.settings.max_upload_size or None)
+    finally:
+        hasher.wait()  # the request owns this pipeline: nothing of it outlives the request
+    actual = f"{algorithm}:{hasher.settle().hexdigest()}"
     if actual != digest:
         raise RegistryError("DIGEST_INVALID", f"content has digest {actual}, not {digest}")
-    registry.store.add_blob(name, digest, buffer)
+    registry.store.add_blob(name, digest, blob.freeze())
     return _created(registry, name, digest)
 
 
@@ -86,26 +93,27 @@ def finish(registry: "Registry", request: Request, name: str, session_id: str) -
         raise RegistryError("DIGEST_INVALID", "the closing PUT needs a digest query parameter")
     algorithm = check_digest(registry, digest)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
-        size, hasher = session.size, session.hasher.copy()
+        mark, snapshot = session.buffer.mark(), session.pipeline.mark()
         _append(registry, request, session)
         if algorithm == session.algorithm:
             actual = f"{algorithm}:{session.hasher.hexdigest()}"
         else:
-            actual = digests.of(session.buffer, algorithm)
+            actual = f"{algorithm}:{digest_of(session.buffer, digests.new_hasher(algorithm))}"
         if actual != digest:
             # The final chunk is taken back, so the client can retry the PUT on the same session.
-            del session.buffer[size:]
-            session.hasher = hasher
+            session.buffer.rollback(mark)
+            session.pipeline.restore(snapshot)
             raise RegistryError("DIGEST_INVALID", f"content has digest {actual}, not {digest}")
-        registry.store.add_blob(name, digest, session.buffer)
+        registry.store.add_blob(name, digest, session.buffer.freeze())
         registry.store.end_upload(session)
     return _created(registry, name, digest)
 
 
 def status(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
     check_name(name)
-    session = registry.store.upload(name, _session_id(session_id))
-    return empty(204, _session_headers(session))
+    with registry.store.locked_upload(name, _session_id(session_id)) as session:
+        session.pipeline.settle()
+        return empty(204, _session_headers(session))
 
 
 def cancel(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
@@ -113,6 +121,7 @@ def cancel(registry: "Registry", request: Request, name: str, session_id: str) -
     if not registry.settings.upload_cancel:
         raise method_disabled("cancelling uploads", request, "GET, PATCH, PUT")
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
+        session.pipeline.settle()
         registry.store.end_upload(session)
     return empty(204)
 
@@ -128,16 +137,17 @@ def _append(registry: "Registry", request: Request, session: UploadSession) -> N
             and request.content_length != declared[1] - declared[0] + 1:
         raise RegistryError("SIZE_INVALID", f"Content-Range {declared[0]}-{declared[1]} does not "
                             f"match Content-Length {request.content_length}")
-    size, hasher = session.size, session.hasher.copy()
+    mark, snapshot = session.buffer.mark(), session.pipeline.mark()
     limit = registry.settings.max_upload_size
     try:
-        received = request.read_into(session.buffer, session.hasher, max(limit - size, 0) if limit else None)
+        received = request.read_into(session.buffer, session.pipeline,
+                                     max(limit - session.size, 0) if limit else None)
         if declared is not None and received != declared[1] - declared[0] + 1:
             raise RegistryError("SIZE_INVALID", f"received {received} bytes for Content-Range "
                                 f"{declared[0]}-{declared[1]}")
     except BaseException:
-        del session.buffer[size:]
-        session.hasher = hasher
+        session.buffer.rollback(mark)
+        session.pipeline.restore(snapshot)
         raise
     session.touched = registry.store.clock()
 
