@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Iterator, Optional, Tuple
 
 from .wire import call, connect, location_path, with_digest
 
@@ -76,6 +77,48 @@ def push_chunked(host_port: str, repo: str, data: memoryview, digest: str, chunk
         return Transfer(len(data) / (time.perf_counter() - started))
     finally:
         connection.close()
+
+
+def push_generated(host_port: str, repo: str, chunks: Iterable[bytes]) -> Tuple[str, Transfer]:
+    """POST, one PATCH per chunk, closing PUT, for content too big to hold: the digest is
+    computed here, on a helper thread, while the chunks go out. Returns (digest, rate)."""
+    connection = connect(host_port, timeout=600)
+    expected = hashlib.sha256()
+    hashing: Optional[threading.Thread] = None
+    try:
+        started = time.perf_counter()
+        location = call(connection, "POST", f"/v2/{repo}/blobs/uploads/", expect=(202,)).headers["Location"]
+        offset = 0
+        for piece in chunks:
+            if hashing is not None:
+                hashing.join()
+            hashing = threading.Thread(target=expected.update, args=(piece,), daemon=True)
+            hashing.start()
+            response = call(connection, "PATCH", location_path(location), body=piece, expect=(202,), headers={
+                "Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + len(piece) - 1}"})
+            location, offset = response.headers["Location"], offset + len(piece)
+        if hashing is not None:
+            hashing.join()
+        digest = "sha256:" + expected.hexdigest()
+        call(connection, "PUT", with_digest(location_path(location), digest), expect=(201,))
+        return digest, Transfer(offset / (time.perf_counter() - started))
+    finally:
+        connection.close()
+
+
+def zero_chunks(size: int, chunk: int) -> Iterator[bytes]:
+    zeros = bytes(chunk)
+    for _ in range(size // chunk):
+        yield zeros
+
+
+def unrepeated_chunks(size: int, chunk: int) -> Iterator[bytes]:
+    """Pseudo-random chunks of which no 1 MiB-aligned piece repeats (one random block, rotated by
+    a different odd offset each time), so a store that keeps repeated pieces once cannot shrink them."""
+    block = os.urandom(chunk)
+    for number in range(size // chunk):
+        turn = (number * 4097) % chunk
+        yield block[turn:] + block[:turn]
 
 
 def pull(host_port: str, repo: str, digest: str, size: int) -> Transfer:

@@ -81,11 +81,11 @@ class ServerProcess:
 SERVE = [sys.executable, "-m", "mockreg", "serve", "--port", "0"]
 
 
-def start_mockreg() -> ServerProcess:
-    """`python -m mockreg serve --port 0 --quiet`, as a user runs it, without the request log
-    (the reference registry runs with its access log off too)."""
+def start_mockreg(*options: str) -> ServerProcess:
+    """`python -m mockreg serve --port 0 --quiet [options]`, as a user runs it, without the request
+    log (the reference registry runs with its access log off too)."""
     with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen(SERVE + ["--quiet"], stdout=subprocess.PIPE, stderr=errors, text=True)
+        process = subprocess.Popen(SERVE + ["--quiet", *options], stdout=subprocess.PIPE, stderr=errors, text=True)
         try:
             return ServerProcess("mockreg", process, _announced_host_port(process))
         except RuntimeError:

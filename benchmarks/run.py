@@ -32,10 +32,10 @@ DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
 FULL = Plan(repetitions=5, sequential_requests=2000, concurrent_seconds=1.0, connections=8, images=200,
             blob_mib=256, chunk_mib=8, upload_cap=5.0, pull_setup_cap=120.0, startups=7, in_process_requests=1000,
-            quiet_wait=30.0)
+            quiet_wait=30.0, zero_gib=16, spill_gib=4, spill_limit_mib=256)
 QUICK = Plan(repetitions=3, sequential_requests=300, concurrent_seconds=0.2, connections=8, images=30,
              blob_mib=48, chunk_mib=8, upload_cap=1.0, pull_setup_cap=5.0, startups=3, in_process_requests=100,
-             quiet_wait=0.0)
+             quiet_wait=0.0, zero_gib=1, spill_gib=1, spill_limit_mib=64)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

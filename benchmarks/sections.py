@@ -36,7 +36,10 @@ class Plan:
     pull_setup_cap: float
     startups: int
     in_process_requests: int
-    quiet_wait: float  # seconds to wait, before each repetition, for other work on the machine to stop
+    quiet_wait: float
+    zero_gib: int  # the zero-filled blob pushed in 16 MiB PATCHes (oras-py's chunked-push test)
+    spill_gib: int  # the unrepeated blob pushed under `spill_limit_mib` of blob_memory_limit
+    spill_limit_mib: int  # seconds to wait, before each repetition, for other work on the machine to stop
 
 
 class Benchmark:
@@ -215,6 +218,41 @@ class Benchmark:
                 ratios=(Ratio(mine["mono_mem"], blob_mib, "to blob size", "<= 1.25"),)),
             Row(mine["chunked_mem"], peer.get("chunked_mem"),
                 ratios=(Ratio(mine["chunked_mem"], blob_mib, "to blob size", "<= 1.25"),)),
+        ] + self._larger_than_memory()
+
+    def _larger_than_memory(self) -> List[Row]:
+        """Once each (they take long), against a fresh `mockreg serve` so its peak memory (VmHWM)
+        is this push and pull alone: a zero-filled blob, and an unrepeated one under a spill limit."""
+        zero_size, spill_size = self.plan.zero_gib << 30, self.plan.spill_gib << 30
+        limit = self.plan.spill_limit_mib
+        zero = self.declare("mockreg.huge.zero", f"{self.plan.zero_gib} GiB zero-filled push, 16 MiB PATCHes", "MB/s")
+        zero_pull = self.declare("mockreg.huge.zero_pull", f"{self.plan.zero_gib} GiB zero-filled pull, hashed", "MB/s")
+        zero_peak = self.declare("mockreg.huge.zero_peak", f"peak RSS, {self.plan.zero_gib} GiB zero-filled push + pull",
+                                 "MiB")
+        spill = self.declare("mockreg.huge.spill", f"{self.plan.spill_gib} GiB unrepeated push, "
+                             f"blob_memory_limit {limit} MiB", "MB/s")
+        spill_pull = self.declare("mockreg.huge.spill_pull", f"{self.plan.spill_gib} GiB unrepeated pull (spilled), "
+                                  "hashed", "MB/s")
+        spill_peak = self.declare("mockreg.huge.spill_peak", f"peak RSS above idle, {self.plan.spill_gib} GiB "
+                                  f"unrepeated push + pull, limit {limit} MiB", "MiB")
+        for size, options, chunks, keys in (
+                (zero_size, (), bigblobs.zero_chunks(zero_size, 16 * MiB), (zero, zero_pull, zero_peak)),
+                (spill_size, ("--set", f"blob_memory_limit={limit * MiB}"),
+                 bigblobs.unrepeated_chunks(spill_size, 16 * MiB), (spill, spill_pull, spill_peak))):
+            server = procs.start_mockreg(*options)
+            try:
+                idle = server.memory("VmRSS") if options else 0
+                digest, pushed = bigblobs.push_generated(server.host_port, "bench/huge", chunks)
+                pulled = bigblobs.pull(server.host_port, "bench/huge", digest, size)
+                self.results.add(keys[0], pushed.rate / MB)
+                self.results.add(keys[1], pulled.rate / MB)
+                self.results.add(keys[2], (server.memory("VmHWM") - idle) / MiB)
+            finally:
+                server.stop()
+        return [
+            Row(zero), Row(zero_pull), Row(zero_peak, ratios=(Ratio(zero_peak, 1024.0, "to 1 GiB", "< 1"),)),
+            Row(spill), Row(spill_pull),
+            Row(spill_peak, ratios=(Ratio(spill_peak, float(limit), "to the limit", "< 1.1"),)),
         ]
 
     def _push_big(self, server: procs.ServerProcess, mode: str, blob: bytearray, figures: Dict[str, str]) -> float:
