@@ -36,7 +36,8 @@ class Snapshot:
 class HashPipeline:
     def __init__(self, hasher: Any) -> None:
         self._hasher = hasher
-        self._cond = threading.Condition(threading.Lock())
+        # Made when the first slice is queued: a small body, hashed inline, never needs it.
+        self._cond: Optional[threading.Condition] = None
         self._queue: Deque[Any] = deque()  # slices and Snapshots in order; the head is in work
         self._worker = False  # a helper thread is running (always true while the queue has items)
         self._failure: Optional[BaseException] = None
@@ -47,6 +48,8 @@ class HashPipeline:
         if inline and not self._queue:
             self._hasher.update(data)
             return
+        if self._cond is None:
+            self._cond = threading.Condition(threading.Lock())
         with self._cond:
             while len(self._queue) >= _DEPTH:
                 self._cond.wait()
@@ -62,6 +65,7 @@ class HashPipeline:
 
     def _run(self) -> None:
         cond, queue = self._cond, self._queue
+        assert cond is not None
         while True:
             with cond:
                 if not queue:
@@ -83,15 +87,19 @@ class HashPipeline:
 
     def mark(self) -> Snapshot:
         """Where the hash stands after everything queued so far, for `restore`; never waits."""
+        if not self._queue:  # nothing in work: only this producer could add any
+            return Snapshot(self._hasher.copy())
+        assert self._cond is not None
         with self._cond:
-            if not self._queue:
-                return Snapshot(self._hasher.copy())
             snapshot = Snapshot()
             self._enqueue(snapshot)
             return snapshot
 
     def wait(self) -> None:
         """Wait until every queued slice is hashed."""
+        if not self._queue:
+            return
+        assert self._cond is not None
         with self._cond:
             while self._queue:
                 self._cond.wait()

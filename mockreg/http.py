@@ -29,7 +29,14 @@ class Request:
     @property
     def query(self) -> Dict[str, List[str]]:
         if self._query is None:
-            self._query = parse_qs(self.environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            raw = self.environ.get("QUERY_STRING", "")
+            if not raw:
+                self._query = {}
+            elif "&" in raw or "%" in raw or "+" in raw or ";" in raw:
+                self._query = parse_qs(raw, keep_blank_values=True)
+            else:  # one plain `name=value`, as most requests carry: what parse_qs gives, cheaper
+                name, _, value = raw.partition("=")
+                self._query = {name: [value]}
         return self._query
 
     def arg(self, name: str) -> Optional[str]:

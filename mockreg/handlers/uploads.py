@@ -12,9 +12,9 @@ import re
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from .. import digest as digests
-from ..blobdata import digest_of
+from ..blobdata import Mark, digest_of
 from ..errors import RegistryError
-from ..hashpipe import HashPipeline
+from ..hashpipe import HashPipeline, Snapshot
 from ..http import Request, Response, empty
 from ..store import UploadSession
 from .common import check_digest, check_name, digest_header, method_disabled, whole_number
@@ -87,14 +87,13 @@ def patch(registry: "Registry", request: Request, name: str, session_id: str) ->
 
 def finish(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
     check_name(name)
-    registry.store.upload(name, _session_id(session_id))  # an unknown session is 404 before the digest is judged
+    session = registry.store.upload(name, _session_id(session_id))  # unknown: 404 before the digest is judged
     digest = request.arg("digest") or _digest_in_path(session_id)
     if not digest:
         raise RegistryError("DIGEST_INVALID", "the closing PUT needs a digest query parameter")
     algorithm = check_digest(registry, digest)
-    with registry.store.locked_upload(name, _session_id(session_id)) as session:
-        mark, snapshot = session.buffer.mark(), session.pipeline.mark()
-        _append(registry, request, session)
+    with registry.store.locked(session):
+        mark, snapshot = _append(registry, request, session)
         if algorithm == session.algorithm:
             actual = f"{algorithm}:{session.hasher.hexdigest()}"
         else:
@@ -126,8 +125,9 @@ def cancel(registry: "Registry", request: Request, name: str, session_id: str) -
     return empty(204)
 
 
-def _append(registry: "Registry", request: Request, session: UploadSession) -> None:
-    """Add the request body to the session, honouring Content-Range; all or nothing."""
+def _append(registry: "Registry", request: Request, session: UploadSession) -> Tuple[Mark, Snapshot]:
+    """Add the request body to the session, honouring Content-Range; all or nothing. Returns
+    where the session stood before, for a caller that may still refuse the request."""
     declared = _content_range(request.header("Content-Range"))
     if declared is not None and declared[0] != session.size:
         raise RegistryError(
@@ -150,6 +150,7 @@ def _append(registry: "Registry", request: Request, session: UploadSession) -> N
         session.pipeline.restore(snapshot)
         raise
     session.touched = registry.store.clock()
+    return mark, snapshot
 
 
 def _content_range(header: Optional[str]) -> Optional[Tuple[int, int]]:
