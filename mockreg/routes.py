@@ -46,9 +46,10 @@ def route(path: str, **handlers: Tuple[str, Handler]) -> Route:
 
 
 def _marker(path: str) -> str:
-    """The literal text right after `<name>` up to the first regex syntax; a character that a
-    quantifier makes optional is left out."""
-    literal = path.partition("<name>")[2]
+    """The literal text right after `<name>` (or from the start, for a route without one) up to
+    the first regex syntax; a character that a quantifier makes optional is left out."""
+    before, has_name, after = path.partition("<name>")
+    literal = after if has_name else before
     for position, char in enumerate(literal):
         if char in "\\.^$*+?{}[]|()":
             return literal[:position - 1] if char in "?*{" else literal[:position]
