@@ -34,6 +34,26 @@ _SAMPLE = 64
 
 Piece = Union[bytes, int]  # bytes in memory, or an offset into the blob's temporary file
 
+# Windows has no positional I/O: there one lock makes each seek-and-transfer a unit (untested).
+_POSITIONAL = hasattr(os, "pread")
+_seek_lock = threading.Lock()
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if _POSITIONAL:
+        return os.pread(fd, size, offset)
+    with _seek_lock:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
+def _pwrite(fd: int, data: Any, offset: int) -> int:
+    if _POSITIONAL:
+        return os.pwrite(fd, data, offset)
+    with _seek_lock:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.write(fd, data)
+
 
 class BlobSpace:
     """What one registry's big blobs take, in memory and on disk, against its two limits
@@ -94,13 +114,10 @@ class _Holding:
         offset = self.disk
         try:
             if self.fd < 0:
-                # Unlinked at once (only the descriptor keeps it), but under a name that
-                # /proc/<pid>/fd and lsof show, so the spill is visible to whoever looks.
-                self.fd, path = tempfile.mkstemp(prefix="mockreg-blob-")
-                os.unlink(path)
+                self.fd = _spill_file()
             view = memoryview(piece)
             while view:
-                view = view[os.pwrite(self.fd, view, offset + len(piece) - len(view)):]
+                view = view[_pwrite(self.fd, view, offset + len(piece) - len(view)):]
         except OSError as exc:
             self.space.give_back(0, len(piece))
             raise disk_full(f"cannot write a temporary file: {exc}") from None
@@ -108,7 +125,7 @@ class _Holding:
         return offset
 
     def read(self, offset: int, size: int) -> bytes:
-        data = os.pread(self.fd, size, offset)
+        data = _pread(self.fd, size, offset)
         if len(data) != size:
             raise OSError(f"spill file holds {len(data)} bytes at {offset}, expected {size}")
         return data
@@ -124,6 +141,20 @@ class _Holding:
         self.space.give_back(self.memory, self.disk)
         if self.fd >= 0:
             os.close(self.fd)
+
+
+def _spill_file() -> int:
+    """A temporary file with no name left on disk: unlinked at once where the system allows it
+    (it keeps the name `/proc/<pid>/fd` and lsof show, so the spill is visible to whoever looks),
+    else deleted by the system when closed."""
+    if os.name == "nt":
+        spill = tempfile.TemporaryFile(prefix="mockreg-blob-")
+        fd = os.dup(spill.fileno())
+        spill.close()
+        return fd
+    fd, path = tempfile.mkstemp(prefix="mockreg-blob-")
+    os.unlink(path)
+    return fd
 
 
 class PieceBlob:
