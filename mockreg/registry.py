@@ -6,6 +6,7 @@ import json
 import sys
 import threading
 import traceback
+import weakref
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
@@ -59,8 +60,11 @@ class Registry:
                  control_api: bool = False, **changes: Any) -> None:
         self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
         self.clock = clock or Clock()
-        self.store = Store(self.clock, lambda: self.settings.upload_timeout,
-                           BlobSpace(lambda: self.settings.blob_memory_limit, lambda: self.settings.blob_disk_limit))
+        # The store reads settings through a weak reference: no cycle, so a registry nobody holds
+        # is freed at once, and with it the temporary files of its spilled blobs.
+        me = weakref.ref(self)
+        self.store = Store(self.clock, lambda: _setting(me, "upload_timeout"),
+                           BlobSpace(lambda: _setting(me, "blob_memory_limit"), lambda: _setting(me, "blob_disk_limit")))
         self.router = Router()
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())
@@ -265,6 +269,11 @@ class Registry:
         self.store = Store(self.store.clock, self.store.upload_timeout, BlobSpace(space.memory_limit, space.disk_limit))
         with self._errors_lock:
             self.server_errors.clear()
+
+
+def _setting(registry: "weakref.ReferenceType[Registry]", name: str) -> Any:
+    alive = registry()
+    return getattr(alive.settings, name) if alive is not None else 0
 
 
 def _check_name(name: str) -> None:

@@ -4,6 +4,7 @@ of memory and disk given back when the blob, the upload or the registry goes."""
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 from typing import List
@@ -92,6 +93,7 @@ def test_pieces_past_the_memory_limit_spill_to_disk_and_ranges_cross_them(client
 def test_deleting_the_blob_or_resetting_gives_memory_and_disk_back(client: Client) -> None:
     registry = client.application
     registry.configure(blob_memory_limit=2 * MiB)
+    gc.collect()                                              # registries of earlier tests
     before = len(spill_files())
     data = pseudo_random(6 * MiB)
     push_chunked(client, "demo/a", data, 4 * MiB)
@@ -107,6 +109,20 @@ def test_deleting_the_blob_or_resetting_gives_memory_and_disk_back(client: Clien
     registry.reset()
     assert len(spill_files()) == before
     assert registry.store.space.disk == 0
+
+
+def test_a_registry_nobody_holds_closes_its_spill_files_at_once() -> None:
+    gc.collect()
+    before = len(spill_files())
+    registry = Registry(blob_memory_limit=1 * MiB)
+    push_chunked(Client(registry), "demo/a", pseudo_random(3 * MiB), 2 * MiB)
+    assert len(spill_files()) == before + 1
+    gc.disable()                                              # no reference cycle needs the collector
+    try:
+        del registry
+        assert len(spill_files()) == before
+    finally:
+        gc.enable()
 
 
 def test_disk_limit_refuses_the_push_with_denied_and_loses_nothing(client: Client) -> None:
