@@ -41,11 +41,30 @@ class Match:
 
 
 def route(path: str, **handlers: Tuple[str, Handler]) -> Route:
-    pattern: Any = _NamedPath(path) if "<name>" in path else re.compile("^" + path + "$")
+    if "<name>" in path and not _top_level_alternation(path):
+        pattern: Any = _NamedPath(path)
+    else:
+        pattern = re.compile("^" + path.replace("<name>", f"(?P<name>{NAME_PATTERN})") + "$")
     return Route(pattern, {method.upper(): target for method, target in handlers.items()}, _marker(path))
 
 
 _NAME = re.compile(NAME_PATTERN)
+
+
+def _top_level_alternation(path: str) -> bool:
+    depth, escaped = 0, False
+    for char in path:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
 
 
 class _NamedPath:
@@ -86,6 +105,8 @@ class _Found:
 def _marker(path: str) -> str:
     """The literal text right after `<name>` (or from the start, for a route without one) up to
     the first regex syntax; a character that a quantifier makes optional is left out."""
+    if _top_level_alternation(path):
+        return ""  # `a|b` matches paths that need not contain any one text
     before, has_name, after = path.partition("<name>")
     literal = after if has_name else before
     for position, char in enumerate(literal):
