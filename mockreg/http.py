@@ -89,7 +89,9 @@ class Request:
             raise RegistryError("SIZE_INVALID", f"body of {length} bytes exceeds the limit of {limit}", status=413)
         remaining = length
         small = length is not None and length <= READ_SLICE
-        inline = True  # the first slice of any body; every slice of a small one
+        # Every slice of a small body is hashed inline (no thread for a manifest or a small layer);
+        # so is the first slice of a chunked body, which may well be small too.
+        inline = small or length is None
         received = 0
         while remaining is None or remaining > 0:
             wanted = sink.room()
