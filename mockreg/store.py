@@ -72,6 +72,9 @@ class Store:
         self._blob_links: Dict[str, int] = {}
         self.repositories: Dict[str, Repository] = {}
         self.uploads: Dict[str, UploadSession] = {}
+        # Called as on_change(change, repository, *details) after each change, under the lock, by
+        # registry.notifications (events/observer.py); None, and free, while nobody listens.
+        self.on_change: Optional[Callable[..., None]] = None
 
     # -- repositories -------------------------------------------------------------------
     def repository(self, name: str) -> Repository:
@@ -109,6 +112,8 @@ class Store:
         with self.lock:
             self.blobs.setdefault(digest, data)
             self._link(self._repository_for_write(name), digest)
+            if self.on_change is not None:
+                self.on_change("blob-push", name, digest, len(data))
 
     def _link(self, repo: Repository, digest: str) -> None:
         if digest not in repo.blobs:
@@ -126,6 +131,8 @@ class Store:
                 if origin is None or digest not in origin.blobs:
                     return False
             self._link(self._repository_for_write(name), digest)
+            if self.on_change is not None:
+                self.on_change("blob-mount", name, digest, len(self.blobs[digest]), source)
             return True
 
     def delete_blob(self, name: str, digest: str) -> None:
@@ -140,6 +147,8 @@ class Store:
             else:
                 del self._blob_links[digest]
                 del self.blobs[digest]
+            if self.on_change is not None:
+                self.on_change("blob-delete", name, digest)
 
     # -- manifests and tags -------------------------------------------------------------
     def put_manifest(
@@ -160,6 +169,8 @@ class Store:
                 repo.referrers.setdefault(subject.digest, {})[manifest.digest] = descriptor
             for tag in tags:
                 self._tag(repo, tag, manifest.digest)
+            if self.on_change is not None:
+                self.on_change("manifest-push", name, manifest, tags)
 
     def _check_references(self, repo: Optional[Repository], parsed: ParsedManifest) -> None:
         missing = []
@@ -213,7 +224,8 @@ class Store:
             manifest = repo.manifests.pop(digest, None)
             if manifest is None:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": digest})
-            for tag in [t for t, d in repo.tags.items() if d == digest]:
+            removed = [t for t, d in repo.tags.items() if d == digest]
+            for tag in removed:
                 del repo.tags[tag]
                 repo.tag_history[tag].append((self.clock(), ""))
             subject = manifest.parsed.subject
@@ -222,6 +234,8 @@ class Store:
                 entries.pop(digest, None)
                 if not entries:
                     repo.referrers.pop(subject.digest, None)
+            if self.on_change is not None:
+                self.on_change("manifest-delete", name, digest, removed)
 
     def delete_tag(self, name: str, tag: str) -> None:
         with self.lock:
@@ -230,6 +244,8 @@ class Store:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
             del repo.tags[tag]
             repo.tag_history[tag].append((self.clock(), ""))
+            if self.on_change is not None:
+                self.on_change("tag-delete", name, [tag])
 
     def tags(self, name: str) -> List[str]:
         with self.lock:

@@ -198,9 +198,9 @@ def _behaviour(document: files.Document) -> _Behaviour:
     for position, spec in enumerate(data.get("extensions", [])):
         where = ("extensions", position)
         if "builtin" in spec:
-            if "repositories" in spec and spec["builtin"] != "history":
+            if "repositories" in spec and spec["builtin"] not in ("history", "events"):
                 raise document.error(where + ("repositories",),
-                                     f"only the history built-in takes repositories, not {spec['builtin']}")
+                                     f"only the history and events built-ins take repositories, not {spec['builtin']}")
             builtins.append(spec)
         else:
             extensions.append(_extension(document, spec, where))
