@@ -27,7 +27,7 @@ and, at the top level, `pythonapi` (also notify changes made through the Python 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..mapping import ConfigError
@@ -48,7 +48,7 @@ class EndpointConfig:
 
     name: str
     url: str
-    headers: Tuple[Tuple[str, str], ...] = ()
+    headers: Tuple[Tuple[str, str], ...] = field(default=(), repr=False)  # may hold tokens
     timeout: float = 1.0
     threshold: int = 10
     backoff: float = 1.0
