@@ -187,6 +187,21 @@ def mockreg_httpx(mockreg: Registry, mockreg_base_url: str) -> Iterator[Any]:
         yield client
 
 
+# -- registry events (docs/events.md) ------------------------------------------------------------
+@pytest.fixture
+def mockreg_webhook(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A webhook receiver (`mockreg.events.webhook.WebhookReceiver`) with assertions such as
+    `assert_event("push", "demo/app:1.0")`. Subscribed, without a socket, to this test's registry
+    when the test uses one; `.url` takes deliveries over HTTP (e.g. `mockreg serve --notify`)."""
+    from .events.webhook import WebhookReceiver  # imported only by tests that ask for it
+
+    receiver = WebhookReceiver()
+    if "mockreg" in request.fixturenames:
+        receiver.subscribe(request.getfixturevalue("mockreg"))
+    yield receiver
+    receiver.close()
+
+
 # -- surfacing exceptions raised while serving ---------------------------------------------------
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
