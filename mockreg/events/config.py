@@ -32,6 +32,16 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..mapping import ConfigError
 
+class KeyedConfigError(ConfigError):
+    """A ConfigError whose message starts with the key it is about, e.g.
+    "notifications.endpoints[0].timeout must be …"; `keys` gives that path for file:line messages."""
+
+    @property
+    def keys(self) -> Tuple[Any, ...]:
+        where = str(self).split(" ", 1)[0].rstrip(":")
+        return tuple(int(part) if part.isdigit() else part for part in re.split(r"[.\[\]]+", where) if part)
+
+
 FORMATS = ("distribution", "distribution-v3")
 ACTIONS = ("push", "pull", "mount", "delete")
 DEFAULT_QUEUE_SIZE = 1000
@@ -90,15 +100,15 @@ def parse_notifications(mapping: Any, where: str = "notifications") -> Notificat
     _known_keys(events, ("includereferences",), f"{where}.events")
     raw = mapping.get("endpoints") or []
     if not isinstance(raw, list):
-        raise ConfigError(f"{where}.endpoints must be a list of endpoint mappings")
+        raise KeyedConfigError(f"{where}.endpoints must be a list of endpoint mappings")
     endpoints = tuple(parse_endpoint(item, f"{where}.endpoints[{index}]") for index, item in enumerate(raw))
     names = [e.name for e in endpoints]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate is not None:
-        raise ConfigError(f"{where}.endpoints: two endpoints are named {duplicate!r}")
+        raise KeyedConfigError(f"{where}.endpoints: two endpoints are named {duplicate!r}")
     python_api = mapping.get("pythonapi")
     if python_api is not None and not isinstance(python_api, bool):
-        raise ConfigError(f"{where}.pythonapi must be true or false, got {python_api!r}")
+        raise KeyedConfigError(f"{where}.pythonapi must be true or false, got {python_api!r}")
     return NotificationsConfig(endpoints, _boolean(events.get("includereferences", False),
                                                    f"{where}.events.includereferences"), python_api)
 
@@ -108,10 +118,10 @@ def parse_endpoint(mapping: Any, where: str = "endpoint") -> EndpointConfig:
     _known_keys(mapping, _ENDPOINT_KEYS, where)
     url = mapping.get("url")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
-        raise ConfigError(f"{where}.url must be an http:// or https:// URL, got {url!r}")
+        raise KeyedConfigError(f"{where}.url must be an http:// or https:// URL, got {url!r}")
     name = mapping.get("name", url)
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}.name must be a non-empty string, got {name!r}")
+        raise KeyedConfigError(f"{where}.name must be a non-empty string, got {name!r}")
     ignore = mapping.get("ignore") or {}
     _require_mapping(ignore, f"{where}.ignore")
     _known_keys(ignore, ("mediatypes", "actions"), f"{where}.ignore")
@@ -120,16 +130,16 @@ def parse_endpoint(mapping: Any, where: str = "endpoint") -> EndpointConfig:
     actions = _strings(ignore.get("actions"), f"{where}.ignore.actions")
     unknown = [a for a in actions if a not in ACTIONS]
     if unknown:
-        raise ConfigError(f"{where}.ignore.actions: unknown action(s) {', '.join(unknown)}; "
+        raise KeyedConfigError(f"{where}.ignore.actions: unknown action(s) {', '.join(unknown)}; "
                           f"actions are {', '.join(ACTIONS)}")
     form = mapping.get("format", "distribution")
     if form not in FORMATS:
-        raise ConfigError(f"{where}.format must be one of {', '.join(FORMATS)}, got {form!r}")
+        raise KeyedConfigError(f"{where}.format must be one of {', '.join(FORMATS)}, got {form!r}")
     threshold = mapping.get("threshold", 10)
     queue_size = mapping.get("queuesize", DEFAULT_QUEUE_SIZE)
     for key, number in (("threshold", threshold), ("queuesize", queue_size)):
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise ConfigError(f"{where}.{key} must be a whole number >= 0, got {number!r}")
+            raise KeyedConfigError(f"{where}.{key} must be a whole number >= 0, got {number!r}")
     return EndpointConfig(
         name=name, url=url, headers=_headers(mapping.get("headers"), f"{where}.headers"),
         # endpoint.go defaults(): a value <= 0 means the default
@@ -145,12 +155,12 @@ def parse_duration(value: Any, where: str) -> float:
     """A Go duration ("500ms", "1m30s", a bare number of nanoseconds) or a number in seconds
     from Python, in seconds."""
     if isinstance(value, bool):
-        raise ConfigError(f"{where} must be a duration such as 500ms or 1s, got {value!r}")
+        raise KeyedConfigError(f"{where} must be a duration such as 500ms or 1s, got {value!r}")
     if isinstance(value, (int, float)):
         if isinstance(value, int) and value > 1000:  # YAML `timeout: 500000000` is nanoseconds in Go
             return value * 1e-9
         if value < 0:
-            raise ConfigError(f"{where} must not be negative, got {value!r}")
+            raise KeyedConfigError(f"{where} must not be negative, got {value!r}")
         return float(value)
     if isinstance(value, str):
         text = value.strip()
@@ -159,7 +169,7 @@ def parse_duration(value: Any, where: str) -> float:
         parts = _DURATION_PART.findall(text)
         if parts and "".join(number + unit for number, unit in parts) == text:
             return sum(float(number) * _UNITS[unit] for number, unit in parts)
-    raise ConfigError(f"{where} must be a duration such as 500ms, 1s or 1m30s, got {value!r}")
+    raise KeyedConfigError(f"{where} must be a duration such as 500ms, 1s or 1m30s, got {value!r}")
 
 
 def _go_duration(seconds: float) -> str:
@@ -176,10 +186,10 @@ def _headers(value: Any, where: str) -> Tuple[Tuple[str, str], ...]:
     pairs = []
     for key, values in value.items():
         if not isinstance(key, str) or not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", key):
-            raise ConfigError(f"{where}: {key!r} is not a header name")
+            raise KeyedConfigError(f"{where}: {key!r} is not a header name")
         for item in [values] if isinstance(values, str) else _strings(values, f"{where}.{key}"):
             if "\n" in item or "\r" in item:
-                raise ConfigError(f"{where}.{key}: a header value may not contain a line break")
+                raise KeyedConfigError(f"{where}.{key}: a header value may not contain a line break")
             pairs.append((key, item))
     return tuple(pairs)
 
@@ -188,22 +198,22 @@ def _strings(value: Any, where: str) -> List[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        raise KeyedConfigError(f"{where} must be a list of strings, got {value!r}")
     return list(value)
 
 
 def _boolean(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
+        raise KeyedConfigError(f"{where} must be true or false, got {value!r}")
     return value
 
 
 def _require_mapping(value: Any, where: str) -> None:
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(value).__name__}")
+        raise KeyedConfigError(f"{where} must be a mapping, got {type(value).__name__}")
 
 
 def _known_keys(mapping: Mapping[str, Any], known: Tuple[str, ...], where: str) -> None:
     unknown = sorted(str(key) for key in mapping if key not in known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")
+        raise KeyedConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")

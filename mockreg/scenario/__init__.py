@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 from .. import content
 from ..auth.config import AuthConfig
 from ..content import Image, Index
-from ..events.config import NotificationsConfig, parse_notifications
+from ..events.config import KeyedConfigError, NotificationsConfig, parse_notifications
 from ..extensions.model import RESERVED_NAMES, Extension
 from ..faults import FaultRule
 from ..http import Response, json_response
@@ -218,9 +218,15 @@ def _behaviour(document: files.Document) -> _Behaviour:
     faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
-    notifications = _convert(document, ("notifications",), parse_notifications, data["notifications"]) \
-        if "notifications" in data else None
+    notifications = _notifications(document, data["notifications"]) if "notifications" in data else None
     return _Behaviour(settings, extensions, builtins, auth, faults, limits, notifications)
+
+
+def _notifications(document: files.Document, value: Any) -> NotificationsConfig:
+    try:
+        return parse_notifications(value)
+    except KeyedConfigError as exc:
+        raise document.error(exc.keys, str(exc).split(" ", 1)[1]) from None
 
 
 def _convert(document: files.Document, where: Any, convert: Callable[[Any], Any], value: Any) -> Any:
