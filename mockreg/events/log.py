@@ -22,18 +22,21 @@ class EventLog:
         self.size = size
         self._events: Deque[Event] = deque()
         self._seq_of: Dict[str, int] = {}
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        self._readers = 0  # streams waiting: appends wake them only when there are some
         self.closed = False
         self.evicted = 0
 
     def append(self, event: Event) -> None:
-        with self._condition:
+        with self._lock:
             if len(self._events) == self.size:
                 self._seq_of.pop(self._events.popleft().id, None)
                 self.evicted += 1
             self._events.append(event)
             self._seq_of[event.id] = event.seq
-            self._condition.notify_all()
+            if self._readers:
+                self._condition.notify_all()
 
     def after(self, last: Optional[str], repository: Optional[str] = None) -> List[Event]:
         """Events after the one with id `last` (all kept ones when None), optionally of one repository."""
@@ -66,7 +69,11 @@ class EventLog:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
-                self._condition.wait(left)
+                self._readers += 1
+                try:
+                    self._condition.wait(left)
+                finally:
+                    self._readers -= 1
 
     def close(self) -> None:
         with self._condition:

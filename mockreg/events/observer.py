@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..store import StoredManifest
 
 _CONTEXT_KEY = "mockreg.events.context"
+_PULL_HEADER_STARTS = {"Conte", "ETag", "conte", "etag"}  # Content-Type/-Length/-Range, ETag
 _PULLS = {"manifest-get": "manifest", "manifest-head": "manifest", "blob-get": "blob", "blob-head": "blob"}
 
 
@@ -179,7 +180,7 @@ class Notifications:
         if context is None:
             return
         name = match.params["name"]
-        headers = {key.lower(): value for key, value in response.headers}
+        headers = {key.lower(): value for key, value in response.headers if key[:5] in _PULL_HEADER_STARTS}
         if what == "blob":
             digest = match.params["digest"]
             total = headers.get("content-range", "").rpartition("/")[2] or headers.get("content-length", "0")
