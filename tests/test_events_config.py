@@ -86,7 +86,8 @@ def test_bad_endpoints_name_the_key(endpoint, message) -> None:
 
 def test_disabled_endpoints_are_skipped_and_duplicates_refused(registry: Registry) -> None:
     added = registry.notifications.configure({"endpoints": [
-        {"name": "on", "url": "http://127.0.0.1:9/a"}, {"name": "off", "url": "http://127.0.0.1:9/b", "disabled": True}]})
+        {"name": "on", "url": "http://127.0.0.1:9/a"},
+        {"name": "off", "url": "http://127.0.0.1:9/b", "disabled": True}]})
     assert [e.name for e in added] == ["on"] and [e.name for e in registry.notifications.endpoints] == ["on"]
     with pytest.raises(ValueError, match="'on' is already configured"):
         registry.notifications.configure({"endpoints": [{"name": "on", "url": "http://127.0.0.1:9/c"}]})

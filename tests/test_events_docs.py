@@ -77,7 +77,7 @@ def test_the_plugin_loads_no_events_code_until_a_test_asks() -> None:
     import subprocess
     import sys
 
-    probe = ("import sys, mockreg.pytest_plugin; "
-             "print(sorted(m for m in sys.modules if m.startswith('mockreg.events.') and m != 'mockreg.events.config'))")
+    probe = ("import sys, mockreg.pytest_plugin; print(sorted(m for m in sys.modules "
+             "if m.startswith('mockreg.events.') and m != 'mockreg.events.config'))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ..mapping import ConfigError
 
@@ -62,8 +62,8 @@ class EndpointConfig:
     timeout: float = 1.0
     threshold: int = 10
     backoff: float = 1.0
-    ignored_media_types: frozenset = frozenset()
-    ignored_actions: frozenset = frozenset()
+    ignored_media_types: FrozenSet[str] = frozenset()
+    ignored_actions: FrozenSet[str] = frozenset()
     disabled: bool = False
     format: str = "distribution"
     queue_size: int = DEFAULT_QUEUE_SIZE

@@ -27,7 +27,7 @@ from ..digest import looks_like_digest
 from ..http import Request, Response
 from ..layers import Layer
 from ..routes import Match
-from .config import NotificationsConfig, parse_endpoint, parse_notifications
+from .config import EndpointConfig, NotificationsConfig, parse_endpoint, parse_notifications
 from .log import DEFAULT_LOG_SIZE, EventLog
 from .record import BLOB_MEDIA_TYPE, Event, RequestContext, content_target, event
 from .sinks import Endpoint, LocalReceiver
@@ -70,18 +70,17 @@ class Notifications:
             self.include_references = True
         if config.python_api is not None:
             self.python_api = config.python_api
-        added = [self._add(e) for e in config.endpoints if not e.disabled]
-        return added
+        return [self._add(e) for e in config.endpoints if not e.disabled]
 
     def add_endpoint(self, url: str, name: Optional[str] = None, **keys: Any) -> Endpoint:
         """Send events to `url`, e.g. `add_endpoint("http://127.0.0.1:9000/hook", timeout="500ms",
         ignore={"actions": ["pull"]})`; keys as in the reference registry's endpoint config."""
-        config = parse_endpoint({"url": url, "name": name or url, **keys}, f"endpoint {name or url}")
+        config = parse_endpoint({"url": url, "name": name or url, **keys})
         if any(e.name == config.name for e in self._endpoints):
             raise ValueError(f"an endpoint named {config.name!r} is already configured; pass another name")
         return self._add(config)
 
-    def _add(self, config: Any) -> Endpoint:
+    def _add(self, config: EndpointConfig) -> Endpoint:
         endpoint = Endpoint(config, self._receivers.get)
         self._endpoints = self._endpoints + (endpoint,)
         self._switch()
@@ -159,7 +158,7 @@ class Notifications:
         environ = getattr(self._current, "environ", None)
         if environ is None:
             return RequestContext.of_python(call) if self.python_api else None
-        context = environ.get(_CONTEXT_KEY)
+        context: Optional[RequestContext] = environ.get(_CONTEXT_KEY)
         if context is None:
             context = environ[_CONTEXT_KEY] = RequestContext.of_wsgi(environ)
         return context
@@ -236,25 +235,25 @@ class _EventsLayer(Layer):
 Targets = List[Tuple[str, Dict[str, Any]]]
 
 
-def _blob_pushed(hub: Notifications, context: RequestContext, name: str, digest: str, size: int,
-                 source: Optional[str] = None) -> Targets:
-    action = "push" if source is None else "mount"
-    return [(action, content_target(BLOB_MEDIA_TYPE, digest, size, name, _blob_url(context, name, digest),
-                                    from_repository=source or None))]
+def _blob_pushed(hub: Notifications, context: RequestContext, name: str, digest: str, size: int) -> Targets:
+    return [("push", content_target(BLOB_MEDIA_TYPE, digest, size, name, _blob_url(context, name, digest)))]
 
 
 def _blob_mounted(hub: Notifications, context: RequestContext, name: str, digest: str, size: int,
                   source: Optional[str]) -> Targets:
-    return _blob_pushed(hub, context, name, digest, size, source or "")
+    """`source` is None for a mount "from anywhere" (setting anonymous_mount): no fromRepository then."""
+    return [("mount", content_target(BLOB_MEDIA_TYPE, digest, size, name, _blob_url(context, name, digest),
+                                     from_repository=source))]
 
 
 def _manifest_pushed(hub: Notifications, context: RequestContext, name: str, manifest: "StoredManifest",
                      tags: List[str]) -> Targets:
     references = _descriptors(manifest) if hub.include_references else None
     url = _manifest_url(context, name, manifest.digest)
+    named: List[Optional[str]] = list(tags) or [None]
     return [("push", content_target(manifest.media_type, manifest.digest, len(manifest.body), name, url, tag=tag,
                                     references=references))
-            for tag in (tags or [None])]
+            for tag in named]
 
 
 def _manifest_deleted(hub: Notifications, context: RequestContext, name: str, digest: str,

@@ -49,11 +49,11 @@ class Event:
 
     @property
     def id(self) -> str:
-        return self.body["id"]
+        return str(self.body["id"])
 
     @property
     def from_python(self) -> bool:
-        return self.body["request"]["method"] == PYTHON_METHOD
+        return bool(self.body["request"]["method"] == PYTHON_METHOD)
 
     def __repr__(self) -> str:
         target = self.body["target"]
@@ -133,7 +133,7 @@ def new_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
-_last_second: List[Any] = [None, ""]  # (whole second, its formatted text): events come in bursts
+_last_second: List[Any] = [None, ""]  # [whole second, its formatted text]: events come in bursts
 
 
 def go_time(timestamp: float) -> str:
@@ -144,9 +144,9 @@ def go_time(timestamp: float) -> str:
         cached[1] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         cached[0] = second
     fraction = f"{min(round((timestamp - second) * 1e6), 999_999):06d}".rstrip("0")
-    return cached[1] + (f".{fraction}" if fraction else "") + "Z"
+    return f"{cached[1]}.{fraction}Z" if fraction else f"{cached[1]}Z"
 
 
-def envelope(events: List[Event], form: str = "distribution") -> bytes:
+def envelope(events: List[Event]) -> bytes:
     """The body of one notification POST, indented as `json.MarshalIndent(envelope, "", "   ")`."""
     return json.dumps({"events": [e.body for e in events]}, indent=3).encode()

@@ -31,6 +31,7 @@ from .record import ENVELOPE_MEDIA_TYPES, Event, envelope
 # (method, url, headers, body) -> status; lets a receiver in this process take deliveries without a socket
 LocalReceiver = Callable[[str, str, List[Tuple[str, str]], bytes], int]
 DELIVERIES_KEPT = 1000
+IDLE_SECONDS = 5.0  # a worker with nothing to do ends; the next event starts another
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,11 @@ class Endpoint:
     def _run(self) -> None:
         while True:
             with self._condition:
-                while not self._queue and not self._closed:
-                    self._condition.wait()
-                if self._closed:
+                if not self._queue and not self._closed:
+                    self._condition.wait(IDLE_SECONDS)
+                if self._closed or not self._queue:
+                    # Idle (or closed): end, so endpoints of registries a test forgot cost no thread.
+                    self._thread = None
                     return
                 event = self._queue[0]
                 self._busy = True

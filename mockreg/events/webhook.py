@@ -43,7 +43,8 @@ class Received:
 
     @property
     def envelope(self) -> Dict[str, Any]:
-        return json.loads(self.body)
+        parsed: Dict[str, Any] = json.loads(self.body)
+        return parsed
 
     @property
     def media_type(self) -> str:
