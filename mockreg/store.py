@@ -90,6 +90,12 @@ class Store:
             repo = self.repositories[name] = Repository(name)
         return repo
 
+    def _repository_for_change(self, name: str) -> Repository:
+        """As `_repository_for_write`, telling a listener about a repository it creates."""
+        if name not in self.repositories and self.on_change is not None:
+            self.on_change("repository-create", name)
+        return self._repository_for_write(name)
+
     def catalog(self) -> List[str]:
         with self.lock:
             return sorted(self.repositories)
@@ -111,7 +117,7 @@ class Store:
         """Link verified bytes into a repository; identical content is kept only once."""
         with self.lock:
             self.blobs.setdefault(digest, data)
-            self._link(self._repository_for_write(name), digest)
+            self._link(self._repository_for_change(name), digest)
             if self.on_change is not None:
                 self.on_change("blob-push", name, digest, len(data))
 
@@ -130,7 +136,7 @@ class Store:
                 origin = self.repositories.get(source)
                 if origin is None or digest not in origin.blobs:
                     return False
-            self._link(self._repository_for_write(name), digest)
+            self._link(self._repository_for_change(name), digest)
             if self.on_change is not None:
                 self.on_change("blob-mount", name, digest, len(self.blobs[digest]), source)
             return True
@@ -159,7 +165,7 @@ class Store:
             repo = self.repositories.get(name)
             if not allow_sparse:
                 self._check_references(repo, manifest.parsed)
-            repo = self._repository_for_write(name)
+            repo = self._repository_for_change(name)
             previous = repo.manifests.get(manifest.digest)
             if previous is None or previous.body != manifest.body:
                 repo.manifests[manifest.digest] = manifest
@@ -235,17 +241,17 @@ class Store:
                 if not entries:
                     repo.referrers.pop(subject.digest, None)
             if self.on_change is not None:
-                self.on_change("manifest-delete", name, digest, removed)
+                self.on_change("manifest-delete", name, manifest, removed)
 
     def delete_tag(self, name: str, tag: str) -> None:
         with self.lock:
             repo = self.repository(name)
             if tag not in repo.tags:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
-            del repo.tags[tag]
+            digest = repo.tags.pop(tag)
             repo.tag_history[tag].append((self.clock(), ""))
             if self.on_change is not None:
-                self.on_change("tag-delete", name, [tag])
+                self.on_change("tag-delete", name, tag, repo.manifests.get(digest))
 
     def tags(self, name: str) -> List[str]:
         with self.lock:

@@ -20,8 +20,9 @@ Source: distribution `configuration/configuration.go` (`Notifications`, `Endpoin
 Defaults follow `notifications/endpoint.go` (`defaults()`): timeout 1s, threshold 10, backoff 1s.
 Durations are Go durations ("500ms", "1m30s"; a bare number is nanoseconds, as the docs say).
 mockreg adds three keys of its own, documented in docs/events.md: `format` (distribution, the
-default, as registry 2.8 sends; distribution-v3), `queuesize` (how many events may wait, default 1000)
-and, at the top level, `pythonapi` (also notify changes made through the Python API).
+default, as registry 2.8 sends; distribution-v3; cloudevents, as zot sends), `queuesize` (how
+many events may wait, default 1000) and, at the top level, `pythonapi` (also notify changes
+made through the Python API).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class KeyedConfigError(ConfigError):
         return tuple(int(part) if part.isdigit() else part for part in re.split(r"[.\[\]]+", where) if part)
 
 
-FORMATS = ("distribution", "distribution-v3")
+FORMATS = ("distribution", "distribution-v3", "cloudevents")
 ACTIONS = ("push", "pull", "mount", "delete")
 DEFAULT_QUEUE_SIZE = 1000
 _ENDPOINT_KEYS = ("name", "disabled", "url", "headers", "timeout", "threshold", "backoff", "ignoredmediatypes",

@@ -168,8 +168,9 @@ class Notifications:
         if context is None:
             return
         make = _CHANGES[change]
-        self._emit([event(action, target, context, self.instance_id, self._registry.clock())
-                    for action, target in make(self, context, name, *details)])
+        now = self._registry.clock()
+        self._emit([event(action, target, context, self.instance_id, now, kind, subject)
+                    for action, target, kind, subject in make(self, context, name, *details)])
 
     def _pulled(self, request: Request, match: Match, response: Response) -> None:
         what = _PULLS.get(match.kind)
@@ -184,6 +185,7 @@ class Notifications:
             digest = match.params["digest"]
             total = headers.get("content-range", "").rpartition("/")[2] or headers.get("content-length", "0")
             target = content_target(BLOB_MEDIA_TYPE, digest, int(total), name, _blob_url(context, name, digest))
+            kind = "blob"
         else:
             reference = match.params["reference_"]
             digest = headers.get("etag", "").strip('"')
@@ -191,7 +193,8 @@ class Notifications:
             target = content_target(headers.get("content-type", ""), digest, int(headers.get("content-length", "0")),
                                     name, _manifest_url(context, name, digest),
                                     tag=None if looks_like_digest(reference) else reference, references=references)
-        self._emit([event("pull", target, context, self.instance_id, self._registry.clock())])
+            kind = "manifest"
+        self._emit([event("pull", target, context, self.instance_id, self._registry.clock(), kind)])
 
     def _references(self, name: str, digest: str) -> Optional[List[Dict[str, Any]]]:
         try:
@@ -203,10 +206,11 @@ class Notifications:
         with self._emit_lock:
             log, endpoints = self.log, self._endpoints
             for item in events:
-                self._seq += 1
-                item.seq = self._seq
-                if log is not None:
-                    log.append(item)
+                if item.action:  # a repository creation is no distribution event: webhooks of other formats only
+                    self._seq += 1
+                    item.seq = self._seq
+                    if log is not None:
+                        log.append(item)
                 for endpoint in endpoints:
                     endpoint.write(item)
 
@@ -232,46 +236,56 @@ class _EventsLayer(Layer):
 
 
 # -- what each store change becomes (distribution notifications/bridge.go) ------------------
-Targets = List[Tuple[str, Dict[str, Any]]]
+# (action, target, kind, subject): see record.Event
+Made = List[Tuple[str, Dict[str, Any], str, Any]]
 
 
-def _blob_pushed(hub: Notifications, context: RequestContext, name: str, digest: str, size: int) -> Targets:
-    return [("push", content_target(BLOB_MEDIA_TYPE, digest, size, name, _blob_url(context, name, digest)))]
+def _blob_pushed(hub: Notifications, context: RequestContext, name: str, digest: str, size: int) -> Made:
+    return [("push", content_target(BLOB_MEDIA_TYPE, digest, size, name, _blob_url(context, name, digest)),
+             "blob", None)]
 
 
 def _blob_mounted(hub: Notifications, context: RequestContext, name: str, digest: str, size: int,
-                  source: Optional[str]) -> Targets:
+                  source: Optional[str]) -> Made:
     """`source` is None for a mount "from anywhere" (setting anonymous_mount): no fromRepository then."""
     return [("mount", content_target(BLOB_MEDIA_TYPE, digest, size, name, _blob_url(context, name, digest),
-                                     from_repository=source))]
+                                     from_repository=source), "blob", None)]
 
 
 def _manifest_pushed(hub: Notifications, context: RequestContext, name: str, manifest: "StoredManifest",
-                     tags: List[str]) -> Targets:
+                     tags: List[str]) -> Made:
     references = _descriptors(manifest) if hub.include_references else None
     url = _manifest_url(context, name, manifest.digest)
     named: List[Optional[str]] = list(tags) or [None]
     return [("push", content_target(manifest.media_type, manifest.digest, len(manifest.body), name, url, tag=tag,
-                                    references=references))
+                                    references=references), "manifest", manifest)
             for tag in named]
 
 
-def _manifest_deleted(hub: Notifications, context: RequestContext, name: str, digest: str,
-                      tags: List[str]) -> Targets:
-    return [("delete", {"digest": digest, "repository": name})] + _tags_deleted(hub, context, name, tags)
+def _manifest_deleted(hub: Notifications, context: RequestContext, name: str, manifest: "StoredManifest",
+                      tags: List[str]) -> Made:
+    """Then one tag delete per tag it took along, as registry 2.8's DeleteManifest untags them."""
+    made: Made = [("delete", {"digest": manifest.digest, "repository": name}, "manifest", manifest)]
+    return made + [("delete", {"repository": name, "tag": tag}, "untag", manifest) for tag in tags]
 
 
-def _tags_deleted(hub: Notifications, context: RequestContext, name: str, tags: List[str]) -> Targets:
-    return [("delete", {"repository": name, "tag": tag}) for tag in tags]
+def _tag_deleted(hub: Notifications, context: RequestContext, name: str, tag: str,
+                 manifest: Optional["StoredManifest"]) -> Made:
+    return [("delete", {"repository": name, "tag": tag}, "tag", manifest)]
 
 
-def _blob_deleted(hub: Notifications, context: RequestContext, name: str, digest: str) -> Targets:
-    return [("delete", {"digest": digest, "repository": name})]
+def _blob_deleted(hub: Notifications, context: RequestContext, name: str, digest: str) -> Made:
+    return [("delete", {"digest": digest, "repository": name}, "blob", None)]
 
 
-_CHANGES: Dict[str, Callable[..., Targets]] = {
+def _repository_created(hub: Notifications, context: RequestContext, name: str) -> Made:
+    return [("", {"repository": name}, "repository", None)]
+
+
+_CHANGES: Dict[str, Callable[..., Made]] = {
     "blob-push": _blob_pushed, "blob-mount": _blob_mounted, "blob-delete": _blob_deleted,
-    "manifest-push": _manifest_pushed, "manifest-delete": _manifest_deleted, "tag-delete": _tags_deleted,
+    "manifest-push": _manifest_pushed, "manifest-delete": _manifest_deleted, "tag-delete": _tag_deleted,
+    "repository-create": _repository_created,
 }
 
 

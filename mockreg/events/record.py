@@ -35,13 +35,18 @@ PYTHON_METHOD = "PYTHON"  # request.method of an event caused by the Python API,
 
 class Event:
     """One event: `body` is the JSON object the reference registry sends (keys in its order);
-    `seq` orders events of one registry; the other fields are for filtering."""
+    `seq` orders events of one registry; the other fields are for filtering and for other
+    formats: `kind` says what changed ("blob", "manifest", "tag", "repository"; a repository
+    creation has no distribution event, so its action is ""), `subject` the StoredManifest of a
+    manifest or tag event."""
 
-    __slots__ = ("seq", "body", "action", "repository", "media_type")
+    __slots__ = ("seq", "body", "action", "repository", "media_type", "kind", "subject")
 
-    def __init__(self, body: Dict[str, Any]) -> None:
+    def __init__(self, body: Dict[str, Any], kind: str = "", subject: Any = None) -> None:
         self.seq = 0
         self.body = body
+        self.kind = kind
+        self.subject = subject
         self.action: str = body["action"]
         target = body["target"]
         self.repository: str = target.get("repository", "")
@@ -97,7 +102,7 @@ _HOSTNAME = socket.gethostname()
 
 
 def event(action: str, target: Dict[str, Any], context: RequestContext, instance_id: str,
-          timestamp: float) -> Event:
+          timestamp: float, kind: str = "", subject: Any = None) -> Event:
     return Event({
         "id": new_id(),
         "timestamp": go_time(timestamp),
@@ -106,7 +111,7 @@ def event(action: str, target: Dict[str, Any], context: RequestContext, instance
         "request": context.request,
         "actor": context.actor,
         "source": {"addr": context.source_addr, "instanceID": instance_id},
-    })
+    }, kind, subject)
 
 
 def content_target(media_type: str, digest: str, size: int, repository: str, url: str,

@@ -25,6 +25,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .. import __version__
+from .cloudevents import binary_message, zot_event
 from .config import EndpointConfig
 from .record import ENVELOPE_MEDIA_TYPES, Event, envelope
 
@@ -55,17 +56,29 @@ class Delivery:
 
 
 class HttpSink:
-    """POSTs one envelope; raises DeliveryFailed unless the answer is 2xx/3xx (distribution http.go)."""
+    """POSTs one event in the endpoint's format; raises DeliveryFailed unless the answer is
+    2xx/3xx (distribution http.go)."""
 
     def __init__(self, config: EndpointConfig, local: Callable[[str], Optional[LocalReceiver]]) -> None:
         self.config = config
         self._local = local
-        self._media_type = ENVELOPE_MEDIA_TYPES[config.format]
+        self._cloud = config.format == "cloudevents"
+        self._media_type = ENVELOPE_MEDIA_TYPES.get(config.format, "")
+
+    def takes(self, event: Event) -> bool:
+        """Whether this format has a message for the event (zot sends none for blobs or pulls)."""
+        return zot_event(event) is not None if self._cloud else bool(event.action)
+
+    def _message(self, event: Event) -> Tuple[List[Tuple[str, str]], bytes]:
+        if self._cloud:
+            found = zot_event(event)
+            assert found is not None  # `takes` said so
+            return binary_message(event, found)
+        return [("Content-Type", self._media_type)], envelope([event])
 
     def write(self, event: Event) -> int:
-        body = envelope([event])
-        headers = [("Content-Type", self._media_type), ("User-Agent", f"mockreg/{__version__}"),
-                   *self.config.headers]
+        own, body = self._message(event)
+        headers = [*own, ("User-Agent", f"mockreg/{__version__}"), *self.config.headers]
         receiver = self._local(self.config.url)
         if receiver is not None:
             status = receiver("POST", self.config.url, headers, body)
@@ -126,6 +139,8 @@ class Endpoint:
 
     # -- the request side: never blocks on the endpoint -----------------------------------
     def write(self, event: Event) -> None:
+        if not self._sink.takes(event):
+            return
         if self.config.ignores(event.action, event.media_type):
             self.ignored += 1
             return

@@ -50,6 +50,15 @@ class Received:
     def media_type(self) -> str:
         return self.headers.get("content-type", "")
 
+    @property
+    def cloud_event(self) -> Optional[Dict[str, Any]]:
+        """A CloudEvents binary-mode message (`format: cloudevents`) as {type, id, source, time, data}."""
+        if "ce-type" not in self.headers:
+            return None
+        return {"type": self.headers["ce-type"], "id": self.headers.get("ce-id"),
+                "source": self.headers.get("ce-source"), "time": self.headers.get("ce-time"),
+                "data": self.envelope}
+
 
 class WebhookReceiver:
     def __init__(self, path: str = "/hook") -> None:
@@ -114,7 +123,7 @@ class WebhookReceiver:
     def events(self) -> List[Dict[str, Any]]:
         """Every event received, in the order received."""
         with self._condition:
-            return [event for received in self.deliveries for event in received.envelope["events"]]
+            return self._events_locked()
 
     def clear(self) -> None:
         self.flush()
@@ -139,7 +148,7 @@ class WebhookReceiver:
                 self._condition.wait(left)
 
     def _events_locked(self) -> List[Dict[str, Any]]:
-        return [event for received in self.deliveries for event in received.envelope["events"]]
+        return [event for received in self.deliveries for event in received.envelope.get("events", ())]
 
     # -- assertions in registry terms ---------------------------------------------------
     def assert_event(self, action: str, reference: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT,
