@@ -51,6 +51,9 @@ def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
     request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     yield registry
+    notifications = registry.__dict__.get("_notifications")
+    if notifications is not None:  # stop its delivery threads: a dead endpoint is retried for ever
+        notifications.close()
     # The item outlives the test (pytest keeps every item): let the registry and its blobs go.
     del request.node.stash[_REGISTRY]
     del request.node.stash[_SCENARIO]
