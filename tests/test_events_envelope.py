@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
+from cli_helpers import required_tool
 from events_support import (CONFIG, EXPECTED_STATUSES, LAYER, MANIFEST, OCI_MANIFEST, free_port, normalized,
                             run_script, sha256)
 from mockreg import Registry
@@ -163,9 +164,7 @@ def test_the_whole_script_notifies_what_registry_2_8_notified(served) -> None:
 def test_mockreg_and_registry_2_8_notify_the_same_events(tmp_path: Path) -> None:
     """Run the script against the reference registry itself and against mockreg: the same
     actions, methods and targets, in the same order (ids, times and addresses aside)."""
-    binary = Path("/usr/bin/docker-registry")
-    if not binary.exists():
-        pytest.skip("docker-registry (distribution 2.8) is not installed: apt-get install docker-registry")
+    binary = required_tool("docker-registry")  # distribution 2.8; .ci/run installs it
     with WebhookReceiver() as reference_hook:
         port = free_port()
         config = tmp_path / "config.yml"
@@ -177,7 +176,7 @@ notifications:
   endpoints:
     - {{name: hook, url: "{reference_hook.url}", timeout: 1s, threshold: 3, backoff: 1s}}
 """)
-        process = subprocess.Popen([str(binary), "serve", str(config)], stdout=subprocess.DEVNULL,
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
