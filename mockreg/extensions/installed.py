@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Tuple
 
 from .discover import oci_extension
@@ -23,7 +24,10 @@ class Extensions:
     """
 
     def __init__(self, registry: Optional["Registry"] = None) -> None:
-        self._registry = registry  # the built-in events extension reads its notifications
+        # The built-in events extension reads the registry's notifications. A weak reference: the
+        # registry holds this object, and a cycle would keep a dropped registry (and the memory
+        # and spill files of its blobs) alive until the garbage collector runs.
+        self._registry = weakref.ref(registry) if registry is not None else None
         self.oci = oci_extension()
         self._added: Tuple[Extension, ...] = ()
         self._lock = threading.Lock()
@@ -60,10 +64,11 @@ class Extensions:
         if builtin == "history":
             return self.add(history_extension(repositories))
         if builtin == "events":
-            if self._registry is None:
+            registry = self._registry() if self._registry is not None else None
+            if registry is None:
                 raise ValueError("the events extension needs the registry whose events it serves")
             from ..events.extension import enable as enable_events  # loaded only when asked for
-            return enable_events(self._registry, repositories)
+            return enable_events(registry, repositories)
         if repositories is not None:
             raise ValueError(f"{builtin} belongs to _oci, which serves every repository")
         with self._lock:
