@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Callable, Dict
@@ -34,8 +35,10 @@ def looks_like_digest(text: str) -> bool:
     return ":" in text and DIGEST_GRAMMAR.match(text) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(digest: str, algorithms: frozenset = frozenset(_HASHERS)) -> str:
-    """Return the algorithm of a valid digest, or raise DigestError."""
+    """Return the algorithm of a valid digest, or raise DigestError. Remembered: a push names
+    each digest several times (HEAD, PUT, manifest), and only valid digests are kept."""
     if not DIGEST_GRAMMAR.match(digest):
         raise DigestError(digest, "malformed digest")
     algorithm, encoded = digest.split(":", 1)
