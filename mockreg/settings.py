@@ -34,6 +34,9 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
+    # Hardening (issue 17): what one client or one tag can make the registry remember.
+    rate_limit_windows: int = 10000  # windows (clients, users or repositories) kept per rate limit; 0: no bound
+    tag_history_limit: int = 1000  # moves kept per tag, and deleted tags' histories per repository; 0: no bound
 
     @classmethod
     def names(cls) -> list:
