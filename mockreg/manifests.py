@@ -65,8 +65,13 @@ def media_type_of(content_type: Optional[str]) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def parse(body: bytes, content_type: Optional[str]) -> ParsedManifest:
-    """Validate a pushed manifest; raise MANIFEST_INVALID naming the first problem found."""
+def parse(body: bytes, content_type: Optional[str], strict_content_type: bool = False) -> ParsedManifest:
+    """Validate a pushed manifest; raise MANIFEST_INVALID naming the first problem found.
+
+    `content_type` is the type the manifest was pushed as (a PUT's Content-Type header; None when
+    there is none). `strict_content_type` (the `manifest_content_type_check` setting, for PUTs)
+    also requires that header to be the manifest's type: see `_check_content_type`.
+    """
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -74,6 +79,8 @@ def parse(body: bytes, content_type: Optional[str]) -> ParsedManifest:
     if not isinstance(document, dict):
         raise _invalid("manifest must be a JSON object")
     media_type = _media_type(document, media_type_of(content_type))
+    if strict_content_type:
+        _check_content_type(document, media_type, content_type)
     if document.get("schemaVersion") != 2:
         raise _invalid("schemaVersion must be 2")
     if media_type in INDEX_TYPES:
@@ -116,6 +123,31 @@ def _media_type(document: Dict[str, Any], content_type: str) -> str:
     if "config" in document:
         return OCI_MANIFEST
     raise _invalid(f"cannot tell the manifest type: Content-Type {content_type!r} and no mediaType")
+
+
+def _check_content_type(document: Dict[str, Any], media_type: str, content_type: Optional[str]) -> None:
+    """A manifest PUT's Content-Type must be the manifest's type, as the reference registry requires.
+
+    distribution-spec ("Pushing Manifests"): "If a manifest includes a `mediaType` field, clients
+    MUST set the `Content-Type` header to the value specified by the `mediaType` field", and "The
+    registry SHOULD ignore parameters on the `Content-Type` header" (so `; charset=utf-8` passes).
+    Without a `mediaType` field the header is all that names the type: the reference registry
+    (distribution `manifests.go` UnmarshalManifest) picks the parser by Content-Type and has none
+    for `application/json` or no header, so those are refused too. Docker schema 2 manifests and
+    lists must carry their `mediaType` (distribution `manifest/schema2/manifest.go`,
+    `manifest/manifestlist/manifestlist.go`); in an OCI manifest or index it may be absent
+    (`manifest/ocischema/`: "if present, mediaType ... should be").
+    """
+    shown = repr(content_type) if content_type else "missing"
+    declared = document.get("mediaType")
+    if media_type_of(content_type) not in MANIFEST_TYPES:
+        whose = f"the manifest's mediaType {declared!r}" if declared else \
+            f"a manifest media type (this manifest, without a mediaType field, reads as {media_type!r})"
+        raise _invalid(f"Content-Type {shown} is not {whose}: a manifest must be pushed with its own type "
+                       "as Content-Type (the setting manifest_content_type_check=false accepts it)")
+    if declared is None and media_type in (DOCKER_MANIFEST, DOCKER_MANIFEST_LIST):
+        raise _invalid(f"a manifest pushed as Content-Type {media_type!r} must have the mediaType field "
+                       f"{media_type!r}, and this one has none")
 
 
 def _descriptors(document: Dict[str, Any], key: str, required: bool) -> List[Descriptor]:

@@ -37,6 +37,7 @@ class Settings:
     # Hardening (issue 17): what one client or one tag can make the registry remember.
     rate_limit_windows: int = 10000  # windows (clients, users or repositories) kept per rate limit; 0: no bound
     tag_history_limit: int = 1000  # moves kept per tag, and deleted tags' histories per repository; 0: no bound
+    manifest_content_type_check: bool = True  # a manifest PUT's Content-Type must be its mediaType (else 400)
 
     @classmethod
     def names(cls) -> list:
