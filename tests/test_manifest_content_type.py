@@ -104,3 +104,14 @@ def test_the_lenient_setting_accepts_the_type_from_the_body(client, registry, oc
 def test_the_python_api_infers_the_type_without_a_header(registry, oci):
     digest = registry.push_manifest("demo/app", oci.body, "t")
     assert registry.manifest("demo/app", digest).media_type == OCI_MANIFEST
+
+
+def test_the_fuzzers_rule_flags_an_accepted_manifest_of_the_wrong_type():
+    from fuzz_support import BODIES, FuzzRequest, accepted_invalid_manifest
+
+    body = next(b for b in BODIES if b.startswith(b'{"schemaVersion": 2, "mediaType"'))
+    pushed_as = lambda content_type: FuzzRequest("PUT", "/v2/fz/x/manifests/v1", [],  # noqa: E731
+                                                 {"Content-Type": content_type}, body)
+    assert "pushed as 'application/json'" in accepted_invalid_manifest(pushed_as("application/json"), 201)
+    assert accepted_invalid_manifest(pushed_as(OCI_MANIFEST + "; charset=utf-8"), 201) is None
+    assert accepted_invalid_manifest(pushed_as("application/json"), 400) is None
