@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -30,6 +31,13 @@ NON_DISTRIBUTABLE_LAYERS = frozenset({
     "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 })
+
+
+# image-spec descriptor.md: a descriptor's mediaType "MUST comply with RFC 6838, including the naming
+# requirements in its section 4.2" (the pattern of image-spec schema/defs-descriptor.json), and the
+# registered algorithms' encoded parts are sha256 [a-f0-9]{64} and sha512 [a-f0-9]{128}.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}")
+_ENCODED = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
 
 
 @dataclass
@@ -85,6 +93,7 @@ def parse(body: bytes, content_type: Optional[str], strict_content_type: bool = 
         raise _invalid("schemaVersion must be 2")
     if media_type in INDEX_TYPES:
         parsed = ParsedManifest(media_type, children=_descriptors(document, "manifests", required=True))
+        _check_platforms(document["manifests"])
         parsed.artifact_type = _optional_string(document, "artifactType")
     else:
         config = _descriptor(document.get("config"), "config")
@@ -165,10 +174,22 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     media_type, digest, size = value.get("mediaType"), value.get("digest"), value.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise _invalid(f"{where}.mediaType must be a non-empty string")
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        raise _invalid(f"{where}.mediaType {media_type!r} is not a media type as RFC 6838 names them")
     if not isinstance(digest, str) or not digests.looks_like_digest(digest):
         raise _invalid(f"{where}.digest is not a valid digest: {digest!r}")
+    algorithm, _, encoded = digest.partition(":")
+    if algorithm in _ENCODED and not _ENCODED[algorithm].fullmatch(encoded):
+        raise _invalid(f"{where}.digest {digest!r} is not a {algorithm} digest (lowercase hex of the right length)")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _invalid(f"{where}.size must be a non-negative integer")
+    urls = value.get("urls")
+    if urls is not None and not (isinstance(urls, list) and all(isinstance(url, str) for url in urls)):
+        raise _invalid(f"{where}.urls must be a list of strings")
+    annotations = value.get("annotations")
+    if annotations is not None and not (isinstance(annotations, dict)
+                                        and all(isinstance(v, str) for v in annotations.values())):
+        raise _invalid(f"{where}.annotations must map strings to strings")
     if "data" in value:
         _check_embedded_data(value["data"], digest, size, where)
     return Descriptor(media_type, digest, size)
@@ -188,10 +209,25 @@ def _check_embedded_data(data: Any, digest: str, size: int, where: str) -> None:
         raise _invalid(f"{where}.data does not match {where}.digest")
 
 
+def _check_platforms(items: List[Any]) -> None:
+    """image-index.md: a `platform`, when present, is an object whose `architecture` and `os` are REQUIRED."""
+    for i, item in enumerate(items):
+        platform = item.get("platform")
+        if platform is None:
+            continue
+        if not isinstance(platform, dict):
+            raise _invalid(f"manifests[{i}].platform must be an object")
+        for key in ("architecture", "os"):
+            if not isinstance(platform.get(key), str) or not platform[key]:
+                raise _invalid(f"manifests[{i}].platform.{key} is required (a non-empty string)")
+
+
 def _optional_string(document: Dict[str, Any], key: str) -> Optional[str]:
     value = document.get(key)
     if value is not None and not isinstance(value, str):
         raise _invalid(f"{key} must be a string")
+    if key == "artifactType" and value and not _MEDIA_TYPE.fullmatch(value):
+        raise _invalid(f"artifactType {value!r} is not a media type as RFC 6838 names them")
     return value or None
 
 
