@@ -43,7 +43,7 @@ LAYER_POOL = 256          # distinct layers, 4 KiB each
 VARIANTS = 64             # distinct manifests per repository (an annotation picks one)
 LAYER_SIZE = 4096
 SCENARIO = "version: 1\nextensions:\n  - builtin: history\n  - builtin: search\n"
-SETTINGS = ["tag_history_limit=100"]
+SETTINGS = ["tag_history_limit=100", "rate_limit_windows=1000"]  # bounds reached during the run
 
 
 def sha256(data: bytes) -> str:

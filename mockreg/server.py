@@ -35,6 +35,7 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _READ_BUFFER = 64 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_monotonic = time.monotonic
 
 
 class _BodyInput:
@@ -154,9 +155,12 @@ class _Connection:
         # Read by the server's ConnectionTable: when this connection must have made progress,
         # since when it waits, whether it may be closed to make room, whether it was.
         self.deadline = NEVER
-        self.since = time.monotonic()
+        self.since = _monotonic()
         self.reclaimable = True
         self.evicted = False
+        limits = server.connections.limits
+        self._idle_timeout = limits.idle_timeout or NEVER
+        self._header_timeout = limits.header_timeout or NEVER
 
     def serve(self) -> None:
         try:
@@ -211,15 +215,13 @@ class _Connection:
         }
 
     def handle_one_request(self) -> None:
-        limits = self.server.connections.limits
-        self.since = now = time.monotonic()
-        self.deadline = now + limits.idle_timeout if limits.idle_timeout else NEVER
+        self.since = now = _monotonic()
+        self.deadline = now + self._idle_timeout
         self.reclaimable = True
         if not self.rfile.peek(1):
             self.close = True
             return
-        if limits.header_timeout:  # the request has begun: its headers must follow in time
-            self.deadline = time.monotonic() + limits.header_timeout
+        self.deadline = _monotonic() + self._header_timeout  # the request has begun: its headers must follow
         line = self.rfile.readline(_MAX_LINE + 1)
         if line in (b"\r\n", b"\n"):  # RFC 9112: ignore an empty line before a request line
             line = self.rfile.readline(_MAX_LINE + 1)

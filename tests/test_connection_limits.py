@@ -131,8 +131,9 @@ def test_thousands_of_idle_connections_stay_within_the_bound_and_delay_no_one() 
         idle = [connect(server) for _ in range(2000)]
         assert requests.get(f"{server.url}/v2/", timeout=GENEROUS).status_code == 200
         assert wait_until(lambda: server.connections.reclaimed >= 2000 - 200 + 1)
-        assert len(server.connections) <= 200
-        assert threading.active_count() <= threads_before + 200 + 5
+        # Connections hung up on to make room end their threads a moment later.
+        assert wait_until(lambda: len(server.connections) <= 200)
+        assert wait_until(lambda: threading.active_count() <= threads_before + 200 + 5)
         # What 2,000 idle connections leave behind is bounded by the 200 kept (thread stacks and
         # read buffers), far less than 2,000 of them would cost.
         assert _rss() - rss_before < 200 * 1024 * 1024
