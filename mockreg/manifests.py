@@ -16,6 +16,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 DOCKER_SCHEMA1 = (
     "application/vnd.docker.distribution.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
@@ -98,7 +99,11 @@ def parse(body: bytes, content_type: Optional[str], strict_content_type: bool = 
     else:
         config = _descriptor(document.get("config"), "config")
         parsed = ParsedManifest(media_type, blobs=[config] + _descriptors(document, "layers", required=True))
-        parsed.artifact_type = _optional_string(document, "artifactType") or config.media_type
+        artifact_type = _optional_string(document, "artifactType")
+        if media_type == OCI_MANIFEST and config.media_type == EMPTY_CONFIG and not artifact_type:
+            # image-spec manifest.md, artifactType: "This MUST be set when config.mediaType is set to the empty value."
+            raise _invalid(f"artifactType is required when config.mediaType is {EMPTY_CONFIG}")
+        parsed.artifact_type = artifact_type or config.media_type
     if media_type in (OCI_MANIFEST, OCI_INDEX) and document.get("subject") is not None:
         parsed.subject = _descriptor(document["subject"], "subject")
     annotations = document.get("annotations")
@@ -181,8 +186,8 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     algorithm, _, encoded = digest.partition(":")
     if algorithm in _ENCODED and not _ENCODED[algorithm].fullmatch(encoded):
         raise _invalid(f"{where}.digest {digest!r} is not a {algorithm} digest (lowercase hex of the right length)")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise _invalid(f"{where}.size must be a non-negative integer")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 63:
+        raise _invalid(f"{where}.size must be a non-negative integer (int64)")
     urls = value.get("urls")
     if urls is not None and not (isinstance(urls, list) and all(isinstance(url, str) for url in urls)):
         raise _invalid(f"{where}.urls must be a list of strings")

@@ -1,6 +1,6 @@
 """Manifest fields the image-spec makes MUSTs are checked on push (issue 17's strictness review):
 descriptor media types (RFC 6838 names), digests of registered algorithms, urls, descriptor
-annotations, artifactType, and an index's platform objects. Sparse, so that only the field is judged."""
+annotations, artifactType (and its presence with an empty config), sizes, and an index's platform objects. Sparse, so that only the field is judged."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def put(client, document):
     ({**BASE, "artifactType": "nope"}, "artifactType 'nope'"),
     ({**BASE, "layers": [{**LAYER, "urls": "https://example.com/l"}]}, "urls must be a list of strings"),
     ({**BASE, "layers": [{**LAYER, "annotations": {"n": 1}}]}, "layers[0].annotations must map strings"),
+    ({**BASE, "layers": [{**LAYER, "size": 1 << 63}]}, "layers[0].size must be a non-negative integer (int64)"),
+    ({**BASE, "config": {**CONFIG, "mediaType": "application/vnd.oci.empty.v1+json"}},
+     "artifactType is required when config.mediaType is application/vnd.oci.empty.v1+json"),
     (index_with({"os": "linux"}), "platform.architecture is required"),
     (index_with({"architecture": "amd64"}), "platform.os is required"),
     (index_with("linux/amd64"), "platform must be an object"),
@@ -58,6 +61,8 @@ def test_a_field_the_image_spec_forbids_is_400_manifest_invalid(client, document
     BASE,
     {**BASE, "artifactType": "application/vnd.example.sbom+json", "layers": [
         {**LAYER, "urls": ["https://example.com/l"], "annotations": {"org.opencontainers.image.title": "l"}}]},
+    {**BASE, "config": {**CONFIG, "mediaType": "application/vnd.oci.empty.v1+json"},
+     "artifactType": "application/vnd.example.sbom+json"},
     index_with({"architecture": "arm64", "os": "linux", "variant": "v8"}),
     {**index_with(None), "manifests": [{"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 9}]},
 ])
