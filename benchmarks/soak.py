@@ -11,7 +11,8 @@ and blob GETs, a Range), tag moves, tag and manifest deletes, cross-repository m
 pushes and referrers GETs, extension calls (discover, search, tag history) and 4xx requests
 (unknown manifests and blobs, bad digests, invalid manifests). One request in a hundred comes on a
 new connection from a new loopback address (127.x.y.z), so per-client state (a rate limit's
-windows, the connection table) is exercised too. Content comes from bounded pools, so what the
+windows, the connection table) is exercised too. The server runs with `tag_history_limit=100`
+and `rate_limit_windows=1000`, so both bounds are reached during the run. Content comes from bounded pools, so what the
 store can hold is bounded too: the report names that bound, what the store held at the end (the
 server's own shutdown summary), and the RSS at the end of the warm-up (the first `--warmup` of
 the requests), its maximum after, and at the end. Every answer is checked; any 5xx or unexpected
