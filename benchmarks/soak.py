@@ -27,7 +27,6 @@ import http.client
 import json
 import multiprocessing
 import random
-import socket
 import subprocess
 import sys
 import tempfile

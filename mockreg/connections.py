@@ -53,11 +53,6 @@ class ConnectionLimits:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"{name} must be a finite number of at least 0, got {value!r}")
 
-    @staticmethod
-    def after(timeout: float) -> float:
-        """The deadline `timeout` seconds from now, or NEVER for 0."""
-        return time.monotonic() + timeout if timeout else NEVER
-
     @property
     def check_interval(self) -> float:
         """How often the accept loop looks for expired deadlines: a quarter of the shortest one."""
