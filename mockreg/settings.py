@@ -34,6 +34,9 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
+    # Client checks (issue 13, docs/client-checks.md): upload Locations carry an opaque `_state`
+    # query, as the reference registry's do, so a client that rebuilds the URL shows (OCI-C006).
+    upload_location_state: bool = False
 
     @classmethod
     def names(cls) -> list:

@@ -1,0 +1,40 @@
+"""The catalogue: every client rule by id, in one place (docs/client-checks.md is generated
+from it by scripts/client_checks_doc.py)."""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional
+
+from . import pull_rules, push_rules, session_rules
+from .model import Rule
+
+RULES: List[Rule] = sorted(push_rules.RULES + pull_rules.RULES + session_rules.RULES, key=lambda rule: rule.id)
+BY_ID: Dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+# Client-side sentences of the distribution spec that no exchange the registry sees can show;
+# listed so the catalogue says why they are absent rather than silently skipping them.
+NOT_OBSERVABLE = [
+    ("All client implementations SHOULD treat unknown error codes as `UNKNOWN`", "#errors",
+     "what a client does with an error code happens inside the client"),
+    ("If the manifest has a `mediaType` field, clients SHOULD reject unless the `mediaType` field's value matches "
+     "the type specified by the `Content-Type` header.", "#pulling-manifests",
+     "rejecting happens inside the client; mockreg always serves matching types"),
+    ("Registries MAY respond to any request with a redirect ...; clients SHOULD follow such redirects, and MUST NOT "
+     "forward `Authorization` headers across host boundaries unless explicitly configured to do so.",
+     "#redirects", "the other host is not mockreg (a redirecting fault rule's storage URL is the same host)"),
+    ("In accordance with RFC 7234, clients MUST NOT take any automated action based on the presence or contents of "
+     "warnings, only report them to the user.", "#warnings", "reporting to the user happens inside the client"),
+    ("Client implementations MUST support registries that implement partial or older versions of the OCI "
+     "Distribution Spec.", "#backwards-compatibility",
+     "a general duty; its observable parts are OCI-C016 and OCI-C017"),
+]
+
+
+def select(ids: Optional[Iterable[str]] = None, ignore: Iterable[str] = ()) -> List[Rule]:
+    """The rules to run: all, or those named in `ids`, minus `ignore`; unknown ids raise ValueError."""
+    wanted = list(ids) if ids is not None else [rule.id for rule in RULES]
+    ignored = list(ignore)
+    unknown = [rule_id for rule_id in wanted + ignored if rule_id not in BY_ID]
+    if unknown:
+        raise ValueError(f"unknown client rule(s) {', '.join(unknown)}; known: {', '.join(BY_ID)}")
+    return [BY_ID[rule_id] for rule_id in wanted if rule_id not in ignored]

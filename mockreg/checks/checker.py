@@ -1,0 +1,97 @@
+"""`ClientChecks`: grades a registry's clients against the rule catalogue while the journal
+records their requests. An observer: it never changes an answer.
+
+The journal calls `capture` before and `observe` after each request only while checks are on
+(one `is None` test per request otherwise). Per-request rules report as soon as the request is
+answered (`on_violation`, which `mockreg serve --check-clients` logs); rules that need the whole
+run (a fallback never taken, an upload never closed) report from `violations()`.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from ..http import Request, Response
+from ..journal import Entry
+from .catalogue import select
+from .model import LEVELS, Exchange, Finding, Rule, Violation, at_least
+
+_BODY_KEY = "mockreg.checks.body"
+_EXTRA_HEADERS = (("Content-Length", "CONTENT_LENGTH"), ("If-Match", "HTTP_IF_MATCH"),
+                  ("If-None-Match", "HTTP_IF_NONE_MATCH"), ("User-Agent", "HTTP_USER_AGENT"))
+_BODY_LIMIT = 4 * 1024 * 1024  # manifests larger than this are judged without their body
+
+
+class ClientChecks:
+    """The rules being run for one registry and what they found."""
+
+    def __init__(self, rules: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
+                 on_violation: Optional[Callable[[Violation], None]] = None) -> None:
+        self.rules: List[Rule] = select(rules, ignore)
+        self.on_violation = on_violation
+        self._states: Dict[str, Dict[str, Any]] = {rule.id: {} for rule in self.rules}
+        self._found: List[Violation] = []
+        self._lock = threading.Lock()
+
+    # -- the request path (only while checks are on) -------------------------------------------
+    def capture(self, request: Request, kind: Optional[str]) -> None:
+        """Keep the body of a manifest PUT, which several rules read, and give the handler a copy."""
+        if kind != "manifest-put":
+            return
+        environ = request.environ
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH")
+        body = stream.read(int(length)) if length and length.isdigit() else stream.read(_BODY_LIMIT + 1)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ[_BODY_KEY] = body if len(body) <= _BODY_LIMIT else None
+
+    def observe(self, entry: Entry, request: Request, response: Response) -> None:
+        environ = request.environ
+        address = environ.get("REMOTE_ADDR") or "in-process"
+        faults = environ.get("mockreg.faults") or ()
+        keep_answer = (entry.status >= 400 or entry.kind == "token") and isinstance(response.body, bytes)
+        exchange = Exchange(
+            entry, f"{address} {environ.get('HTTP_USER_AGENT') or '-'}", f"{address}:{environ.get('REMOTE_PORT', '-')}",
+            environ.get(_BODY_KEY), response.body if keep_answer else None,  # type: ignore[arg-type]
+            any(getattr(rule, "corrupt", False) for rule in faults),
+            {name: environ[key] for name, key in _EXTRA_HEADERS if key in environ})
+        new: List[Violation] = []
+        with self._lock:
+            for rule in self.rules:
+                new.extend(_violations(rule, rule.observe(exchange, self._states[rule.id])))
+            self._found.extend(new)
+        if self.on_violation is not None:
+            for violation in new:
+                self.on_violation(violation)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def violations(self, level: str = "INTEROP") -> List[Violation]:
+        """What was found so far, plus what the end of the run shows, at `level` and stricter."""
+        with self._lock:
+            found = list(self._found)
+            for rule in self.rules:
+                if rule.finish is not None:
+                    found.extend(_violations(rule, rule.finish(self._states[rule.id])))
+        return [v for v in found if at_least(v.level, level)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+            for state in self._states.values():
+                state.clear()
+
+    def report(self, level: str = "INTEROP") -> str:
+        """Every violation at `level` and stricter, described in full, or "" when there is none."""
+        found = self.violations(level)
+        if not found:
+            return ""
+        counts = ", ".join(f"{sum(v.level == each for v in found)} {each}" for each in LEVELS
+                           if any(v.level == each for v in found))
+        return f"{len(found)} client rule violation(s) ({counts}):\n" + "\n".join(v.describe() for v in found)
+
+
+def _violations(rule: Rule, findings: List[Finding]) -> List[Violation]:
+    return [Violation(rule, message, tuple(str(e) for e in exchanges), exchanges[0].client if exchanges else "-")
+            for message, exchanges in findings]
