@@ -38,3 +38,16 @@ def select(ids: Optional[Iterable[str]] = None, ignore: Iterable[str] = ()) -> L
     if unknown:
         raise ValueError(f"unknown client rule(s) {', '.join(unknown)}; known: {', '.join(BY_ID)}")
     return [BY_ID[rule_id] for rule_id in wanted if rule_id not in ignored]
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as docs/client-checks.md shows it (between the `catalogue` markers)."""
+    parts = ["| id | name | level | follows | refused by default |", "|---|---|---|---|---|"]
+    parts += [f"| {r.id} | {r.name} | {r.level} | {r.scope} | {r.refused_by or 'no (lenient)'} |" for r in RULES]
+    for rule in RULES:
+        needs = ", ".join(f"`{k}={v}`" for k, v in rule.settings.items())
+        parts.append(f"\n### {rule.id} {rule.name} ({rule.level})\n\n> {rule.source}\n\nSource: <{rule.url}>\n\n"
+                     f"{rule.doc}" + (f"\n\nIts examples run with {needs}." if needs else ""))
+    parts.append("\n### Client sentences no exchange shows\n")
+    parts += [f"- \"{text}\" (spec.md{anchor}): {why}." for text, anchor, why in NOT_OBSERVABLE]
+    return "\n".join(parts)

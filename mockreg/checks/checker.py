@@ -10,6 +10,7 @@ run (a fallback never taken, an upload never closed) report from `violations()`.
 from __future__ import annotations
 
 import io
+import sys
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
@@ -64,7 +65,10 @@ class ClientChecks:
             self._found.extend(new)
         if self.on_violation is not None:
             for violation in new:
-                self.on_violation(violation)
+                try:
+                    self.on_violation(violation)
+                except Exception as exc:  # an observer never changes the answer, even when its reporter fails
+                    print(f"mockreg: client checks could not report {violation.rule.id}: {exc!r}", file=sys.stderr)
 
     # -- reading -----------------------------------------------------------------------------------
     def violations(self, level: str = "INTEROP") -> List[Violation]:

@@ -119,7 +119,7 @@ def tokens_reused(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
     if issued is None:
         return []
     latest: Dict[Any, Dict[str, Any]] = state.setdefault("latest", {})
-    key = (exchange.client, issued["account"], issued["scope"])
+    key = (exchange.connection, issued["account"], issued["scope"])
     previous = latest.get(key)
     latest[key] = issued
     now = exchange.entry.time
@@ -136,26 +136,31 @@ def scope_tracker(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
 
 
 def scopes_wider_than_used(state: Dict[str, Any]) -> List[Finding]:
-    findings: List[Finding] = []
+    """Per client and repository: push/delete asked for (in any token) but never done with a token."""
+    asked: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    done: Dict[Tuple[str, str], set] = {}
     for issued in state.get("tokens", {}).values():
-        if not issued["uses"]:
-            continue  # unused tokens say nothing about need (the run may have ended first)
-        needed: Dict[str, set] = {}
+        client = issued["exchange"].client
+        for resource, name, actions in issued["scope"]:
+            if resource == "repository":
+                wanted = asked.setdefault((client, name), {"actions": set(), "first": issued["exchange"]})
+                wanted["actions"].update(actions)
         for use in issued["uses"]:
             kind, name = use.entry.kind, use.entry.repository
-            if name is None:
-                continue
-            action = "push" if kind in _PUSH else "delete" if kind in _DELETE else "pull"
-            needed.setdefault(name, set()).add(action)
-        for resource, name, actions in issued["scope"]:
-            if resource != "repository":
-                continue
-            wide = {"push", "delete", "*"} & set(actions)
-            unused = {a for a in wide if a not in needed.get(name, set()) and not (a == "*" and needed.get(name))}
-            if unused and name in needed:
-                findings.append((f"asked for {resource}:{name}:{','.join(actions)} and used only "
-                                 f"{','.join(sorted(needed[name]))} with that token",
-                                 [issued["exchange"], *issued["uses"][:3]]))
+            if name is not None:
+                action = "push" if kind in _PUSH else "delete" if kind in _DELETE else "pull"
+                done.setdefault((client, name), set()).add(action)
+    findings: List[Finding] = []
+    for (client, name), wanted in asked.items():
+        used = done.get((client, name))
+        if not used:
+            continue  # never used: the run may have ended first, which says nothing about need
+        unused = sorted(a for a in {"push", "delete", "*"} & wanted["actions"] if a not in used and a != "*")
+        if "*" in wanted["actions"] and not used - {"pull"}:
+            unused.append("*")
+        if unused:
+            findings.append((f"asked for {','.join(unused)} on repository {name} and only ever did "
+                             f"{','.join(sorted(used))} there with its tokens", [wanted["first"]]))
     return findings
 
 
@@ -177,7 +182,9 @@ RULES = [
          "A token is valid for `expires_in` seconds (60 when omitted) and should be reused for the requests "
          "that need its scope; fetching a new token for the same account and scope while the previous one is "
          "valid and was used at most once is a token per request, which doubles the requests and trips the "
-         "token service's rate limits (Docker Hub, GitLab). Judged per client (address and User-Agent).",
+         "token service's rate limits (Docker Hub, GitLab). Judged per connection, so separate runs of a "
+         "command-line client (each a new process) never count against each other; a client that opens a new "
+         "connection for every request is not judged.",
          tokens_reused, scope="client"),
     Rule("OCI-C014", "token-scope-no-wider-than-used", INTEROP,
          "scope: The resource in question, formatted as one of the space-delimited entries from the scope "

@@ -24,8 +24,11 @@ def install(registry: Registry, args: argparse.Namespace, say: Callable[..., Non
         return None
 
     def log(violation: Any) -> None:
+        fields = violation.to_dict()
+        fields["rule_level"] = fields.pop("level")  # `level` and `msg` are the log line's own
+        fields["problem"] = fields.pop("message")
         say(f"client check {violation.rule.id} {violation.rule.name} ({violation.level}): {violation.message} "
-            f"[{'; '.join(violation.requests)}]", level="warning", **violation.to_dict())
+            f"[{'; '.join(violation.requests)}]", level="warning", **fields)
 
     return attach(registry).check_clients(on_violation=log)
 

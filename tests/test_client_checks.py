@@ -1,0 +1,183 @@
+"""Client checks (docs/client-checks.md): every rule's violating example is reported and its
+compliant example is not; the journal, pytest and `mockreg serve --check-clients` all report the
+issue's example (an OCI manifest PUT with `Content-Type: application/json`) as a MUST violation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from cli_helpers import serve_in_process
+from doc_examples import run_page
+from mockreg import Registry
+from mockreg.checks import BY_ID, RULES, ClientChecks, select
+from mockreg.checks.catalogue import catalogue_markdown
+from mockreg.checks.examples import EXAMPLES, ExampleClient
+from mockreg.session import fresh_registry, journal_of
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "client-checks.md"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def run_example(rule_id: str, which: int):
+    registry = fresh_registry(BY_ID[rule_id].settings)
+    journal = journal_of(registry)
+    journal.check_clients()
+    EXAMPLES[rule_id][which](ExampleClient(registry))
+    assert registry.server_errors == []
+    return journal
+
+
+@pytest.mark.parametrize("rule_id", sorted(BY_ID))
+def test_violating_example_is_reported(rule_id):
+    found = [v for v in run_example(rule_id, 0).violations() if v.rule.id == rule_id]
+    assert found, f"{rule_id}'s violating example was not reported"
+    assert all(v.requests and v.message for v in found)
+
+
+@pytest.mark.parametrize("rule_id", sorted(BY_ID))
+def test_compliant_example_is_not_reported(rule_id):
+    assert [v.describe() for v in run_example(rule_id, 1).violations() if v.rule.id == rule_id] == []
+
+
+def test_every_rule_has_a_source_examples_and_a_unique_id():
+    assert len({rule.id for rule in RULES}) == len(RULES) == len(EXAMPLES)
+    for rule in RULES:
+        assert rule.source.strip() and rule.url.startswith("https://") and rule.doc.strip(), rule.id
+        assert rule.level in ("MUST", "SHOULD", "INTEROP")
+        levelled = {"MUST": "MUST", "SHOULD": "SHOULD"}.get(rule.level)
+        if levelled and rule.url.split("#")[0].endswith("spec.md"):
+            assert levelled in rule.source, f"{rule.id}: a {rule.level} rule quotes a {rule.level} sentence"
+
+
+def test_selecting_and_ignoring_rules_by_id():
+    assert [r.id for r in select(["OCI-C001", "OCI-C002"], ignore=["OCI-C002"])] == ["OCI-C001"]
+    with pytest.raises(ValueError, match="OCI-C999"):
+        ClientChecks(["OCI-C999"])
+
+
+# -- the issue's example, in all three places ----------------------------------------------------------
+def bad_manifest_put(call) -> None:
+    config = b"{}"
+    digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    call("POST", f"/v2/demo/app/blobs/uploads/?digest={digest}", config, {})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": digest, "size": 2}}).encode()
+    return call("PUT", "/v2/demo/app/manifests/1.0", manifest, {"Content-Type": "application/json"})
+
+
+def test_journal_reports_the_content_type_mismatch_whether_accepted_or_refused(mockreg_requests, mockreg_journal):
+    mockreg_journal.check_clients()
+    answer = bad_manifest_put(lambda m, p, body, headers: requests.request(
+        m, mockreg_requests.url + p, data=body, headers=headers))
+    assert answer.status_code in (201, 400)
+    [violation] = mockreg_journal.violations("MUST")
+    assert violation.rule.id == "OCI-C001"
+    with pytest.raises(AssertionError) as failure:
+        mockreg_journal.assert_client_compliant()
+    text = str(failure.value)
+    assert "OCI-C001" in text and "PUT /v2/demo/app/manifests/1.0" in text and BY_ID["OCI-C001"].source in text
+
+
+def test_violations_need_checks_on(mockreg_journal):
+    with pytest.raises(RuntimeError, match="check_clients"):
+        mockreg_journal.violations()
+
+
+def test_clearing_the_journal_clears_what_checks_found():
+    journal = run_example("OCI-C020", 0)
+    assert journal.violations()
+    journal.clear()
+    assert journal.violations() == []
+
+
+PLUGIN_TEST = f'''
+import json, pytest, requests
+def bad_manifest_put(call):
+{chr(10).join("    " + line for line in __import__("inspect").getsource(bad_manifest_put).splitlines()[1:])}
+
+def call_on(url):
+    return lambda m, p, body, headers: requests.request(m, url + p, data=body, headers=headers)
+
+@pytest.mark.mockreg(client_checks="must")
+def test_must(mockreg_server):
+    bad_manifest_put(call_on(mockreg_server.url))
+
+@pytest.mark.mockreg(client_checks="must")
+def test_should_warns(mockreg_server):
+    requests.get(mockreg_server.url + "/v2/demo/app/manifests/nothing", headers={{"Accept": None}})  # SHOULD
+
+def test_off_by_default(mockreg_server):
+    bad_manifest_put(call_on(mockreg_server.url))
+'''
+
+
+def test_pytest_marker_fails_must_warns_should_and_summarises(pytester, run):
+    pytester.makepyfile(PLUGIN_TEST.replace("OCI_MANIFEST", repr(OCI_MANIFEST)))
+    result = run("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*test_must*", "*OCI-C001 manifest-content-type-matches-media-type (MUST)*",
+                                 "*ClientCheckWarning: OCI-C004*", "*mockreg client checks*",
+                                 "OCI-C001 * 1 violation(s) in 1 test(s): test_pytest_marker*::test_must"])
+
+
+def test_ini_option_turns_checks_on_and_bad_values_fail_clearly(pytester, run):
+    pytester.makeini("[pytest]\nmockreg_client_checks = must\n")
+    pytester.makepyfile(PLUGIN_TEST.replace("OCI_MANIFEST", repr(OCI_MANIFEST)))
+    run("-p", "no:cacheprovider").assert_outcomes(passed=1, failed=2, warnings=1)
+    pytester.makeini("[pytest]\nmockreg_client_checks = loud\n")
+    result = run("-p", "no:cacheprovider", "-k", "off_by_default")
+    result.stdout.fnmatch_lines(["*client_checks takes one of off, must, should, interop, got 'loud'*"])
+
+
+def test_serve_check_clients_logs_lists_and_summarises(tmp_path, capsys):
+    seen = {}
+
+    def talk(url: str) -> None:
+        bad_manifest_put(lambda m, p, body, headers: requests.request(m, url + p, data=body, headers=headers))
+        seen["listed"] = requests.get(f"{url}/_mockreg/client-checks?level=must").json()
+
+    code = serve_in_process(tmp_path / "ready", ["--check-clients", "--control-api", "--quiet"], talk)
+    assert code == 0
+    assert [v["rule"] for v in seen["listed"]["violations"]] == ["OCI-C001"]
+    err = capsys.readouterr().err
+    assert "client check OCI-C001 manifest-content-type-matches-media-type (MUST)" in err
+    assert "client checks: 1 violation(s)" in err
+
+
+def test_serve_json_log_lines(tmp_path, capsys):
+    serve_in_process(tmp_path / "ready", ["--check-clients", "--quiet", "--log-format", "json"],
+                     lambda url: bad_manifest_put(lambda m, p, b, h: requests.request(m, url + p, data=b, headers=h)))
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    [logged] = [r for r in records if r.get("rule") == "OCI-C001"]
+    assert logged["level"] == "warning" and logged["rule_level"] == "MUST" and logged["requests"] and logged["url"].startswith("https://")
+
+
+def test_control_api_says_when_checks_are_off():
+    from werkzeug.test import Client
+    answer = Client(Registry(control_api=True)).get("/_mockreg/client-checks")
+    assert answer.status_code == 404 and "client checks are off" in answer.get_data(as_text=True)
+
+
+# -- the documentation ---------------------------------------------------------------------------------
+def test_docs_examples_run():
+    run_page(PAGE, minimum=2)
+
+
+def test_docs_catalogue_matches_the_rules():
+    page = PAGE.read_text(encoding="utf-8")
+    shown = page.split("<!-- catalogue:begin -->\n", 1)[1].split("\n<!-- catalogue:end -->", 1)[0]
+    assert shown == catalogue_markdown(), "run: python scripts/client_checks_table.py"
+
+
+def test_docs_client_table_is_generated():
+    page = PAGE.read_text(encoding="utf-8")
+    table = page.split("<!-- client-table:begin -->\n", 1)[1].split("\n<!-- client-table:end -->", 1)[0]
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:8]] == [
+        "skopeo", "podman", "oras-py", "python-dxf", "requests", "httpx"]
