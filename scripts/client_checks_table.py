@@ -5,8 +5,9 @@ the table of rules each breaks into docs/client-checks.md (between the `client-t
     python scripts/client_checks_table.py --print    # only print it
 
 It also rewrites the rule catalogue (between the `catalogue` markers) from mockreg/checks.
-Each client gets a fresh registry (bearer auth for skopeo and podman, anonymous for the Python
-libraries) with `upload_location_state` on, so rebuilt upload URLs show. A client that is not
+Each flow gets a fresh registry (bearer auth for skopeo and podman, anonymous for the Python
+libraries) with `upload_location_state` on, so rebuilt upload URLs show, plus the settings and
+fault rules the flow names. A client that is not
 installed, or a flow that fails, is reported as such in the table rather than left out.
 """
 
@@ -22,7 +23,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,19 +45,25 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def seed(registry: Registry) -> None:
-    """demo/app:1.0, a two-layer OCI image, arranged through Python (not judged)."""
+def seed_content() -> Tuple[List[bytes], bytes]:
+    """demo/app:1.0: the blobs and the manifest of a two-layer OCI image (same bytes every run)."""
     layers = [_tar(f"file{i}.txt", f"layer {i}\n".encode() * 200) for i in range(2)]
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": [sha256(d) for d in layers]}}).encode()
-    for data in [config, *layers]:
-        registry.push_blob("demo/app", data)
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config),
                            "size": len(config)},
                 "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(d),
                             "size": len(d)} for d in layers]}
-    registry.push_manifest("demo/app", json.dumps(manifest).encode(), "1.0")
+    return [config, *layers], json.dumps(manifest).encode()
+
+
+def seed(registry: Registry) -> None:
+    """Arranged through Python, so not judged."""
+    blobs, manifest = seed_content()
+    for data in blobs:
+        registry.push_blob("demo/app", data)
+    registry.push_manifest("demo/app", manifest, "1.0")
 
 
 def _tar(name: str, data: bytes) -> bytes:
@@ -74,20 +82,40 @@ def run(argv: List[str]) -> None:
         raise RuntimeError(f"{' '.join(argv[:3])}: {result.stderr.strip()[-300:]}")
 
 
-def skopeo(host: str, work: Path) -> str:
+def _skopeo(*argv: str) -> None:
     tool = shutil.which("skopeo")
     if tool is None:
         raise FileNotFoundError("skopeo not installed")
-    creds = [f"--creds={USER}:{PASSWORD}"]
-    policy = ["--insecure-policy"]
-    run([tool, *policy, "inspect", "--tls-verify=false", *creds, f"docker://{host}/demo/app:1.0"])
-    run([tool, *policy, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"--src-creds={USER}:{PASSWORD}",
-         f"--dest-creds={USER}:{PASSWORD}", f"docker://{host}/demo/app:1.0", f"docker://{host}/copy/app:1.0"])
-    run([tool, *policy, "copy", "--src-tls-verify=false", f"--src-creds={USER}:{PASSWORD}",
-         f"docker://{host}/demo/app:1.0", f"oci:{work / 'layout'}:1.0"])
-    run([tool, *policy, "copy", "--dest-tls-verify=false", f"--dest-creds={USER}:{PASSWORD}",
-         f"oci:{work / 'layout'}:1.0", f"docker://{host}/pushed/app:1.0"])
-    return "inspect; copy registry→registry; pull to an OCI layout; push from it (bearer auth)"
+    run([tool, "--insecure-policy", *argv])
+
+
+CREDS = f"{USER}:{PASSWORD}"
+
+
+def skopeo_copy(host: str, work: Path) -> str:
+    _skopeo("inspect", "--tls-verify=false", f"--creds={CREDS}", f"docker://{host}/demo/app:1.0")
+    _skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"--src-creds={CREDS}",
+            f"--dest-creds={CREDS}", f"docker://{host}/demo/app:1.0", f"docker://{host}/copy/app:1.0")
+    _skopeo("copy", "--src-tls-verify=false", f"--src-creds={CREDS}", f"docker://{host}/demo/app:1.0",
+            f"oci:{work / 'layout'}:1.0")
+    _skopeo("copy", "--dest-tls-verify=false", f"--dest-creds={CREDS}", f"oci:{work / 'layout'}:1.0",
+            f"docker://{host}/pushed/app:1.0")
+    return "inspect; copy registry→registry; pull to an OCI layout; push from it"
+
+
+def skopeo_corrupted(host: str, work: Path) -> str:
+    try:
+        _skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"--src-creds={CREDS}",
+                f"--dest-creds={CREDS}", f"docker://{host}/demo/app:1.0", f"docker://{host}/copy/app:1.0")
+        outcome = "copy succeeded"
+    except RuntimeError:
+        outcome = "copy refused the damaged blob"
+    return f"copy registry→registry while a fault corrupts the first blob GET ({outcome})"
+
+
+def skopeo_rate_limited(host: str, work: Path) -> str:
+    _skopeo("inspect", "--tls-verify=false", f"--creds={CREDS}", f"docker://{host}/demo/app:1.0")
+    return "inspect while the first manifest GET answers 429 with Retry-After: 1"
 
 
 def podman(host: str, work: Path) -> str:
@@ -95,22 +123,44 @@ def podman(host: str, work: Path) -> str:
     if tool is None:
         raise FileNotFoundError("podman not installed")
     base = [tool, "--root", str(work / "root"), "--runroot", str(work / "run"), "--storage-driver", "vfs"]
-    run([*base, "pull", "--tls-verify=false", f"--creds={USER}:{PASSWORD}", f"{host}/demo/app:1.0"])
-    run([*base, "push", "--tls-verify=false", f"--creds={USER}:{PASSWORD}", f"{host}/demo/app:1.0",
-         f"{host}/podman/app:1.0"])
-    return "pull; push to another repository (bearer auth)"
+    run([*base, "pull", "--tls-verify=false", f"--creds={CREDS}", f"{host}/demo/app:1.0"])
+    run([*base, "push", "--tls-verify=false", f"--creds={CREDS}", f"{host}/demo/app:1.0", f"{host}/podman/app:1.0"])
+    return "pull; push to another repository"
 
 
-def oras_py(host: str, work: Path) -> str:
+def _oras(host: str, work: Path) -> Any:
     from oras.provider import Registry as OrasRegistry
-    client = OrasRegistry(hostname=host, insecure=True)
     (work / "readme.txt").write_bytes(b"hello registry\n")
     (work / "data.bin").write_bytes(bytes(range(256)) * 64)
-    target = f"{host}/demo/artifact:v1"
-    client.push(target=target, files=[str(work / "readme.txt"), str(work / "data.bin")],
-                disable_path_validation=True, quiet=True)
-    client.pull(target=target, outdir=str(work / "out"))
+    return OrasRegistry(hostname=host, insecure=True)
+
+
+def _files(work: Path) -> List[str]:
+    return [str(work / "readme.txt"), str(work / "data.bin")]
+
+
+def oras_push_pull(host: str, work: Path) -> str:
+    client = _oras(host, work)
+    client.push(target=f"{host}/demo/artifact:v1", files=_files(work), disable_path_validation=True, quiet=True)
+    client.pull(target=f"{host}/demo/artifact:v1", outdir=str(work / "out"))
     return "push two files; pull them back"
+
+
+def oras_chunked(host: str, work: Path) -> str:
+    client = _oras(host, work)
+    client.push(target=f"{host}/demo/chunked:v1", files=_files(work), disable_path_validation=True, quiet=True,
+                do_chunked=True, chunk_size=4096)
+    return "chunked push (4 KiB chunks; the registry asks for at least 1 KiB)"
+
+
+def oras_referrers(host: str, work: Path) -> str:
+    from oras.oci import Subject
+    client = _oras(host, work)
+    manifest = seed_content()[1]
+    subject = Subject(OCI_MANIFEST, sha256(manifest), len(manifest))
+    client.push(target=f"{host}/demo/app:sbom", files=_files(work)[:1], disable_path_validation=True, quiet=True,
+                subject=subject)
+    return "push an artifact with a subject to a registry without the referrers API"
 
 
 def python_dxf(host: str, work: Path) -> str:
@@ -124,8 +174,8 @@ def python_dxf(host: str, work: Path) -> str:
     return "push_blob; set_alias; get_alias; pull_blob"
 
 
-def http_walkthrough(call: Callable[..., object]) -> None:
-    """The push/pull/referrers steps docs/fixtures.md shows with requests and httpx."""
+def http_walkthrough(call: Callable[..., Any]) -> None:
+    """The push/pull/referrers steps docs/fixtures.md and tests/test_clients_e2e.py take by hand."""
     config, layer = b"{}", b"layer bytes"
     for data in (config, layer):
         call("POST", f"/v2/demo/raw/blobs/uploads/?digest={sha256(data)}", data)
@@ -136,7 +186,7 @@ def http_walkthrough(call: Callable[..., object]) -> None:
                                     "digest": sha256(layer), "size": len(layer)}]}).encode()
     call("PUT", "/v2/demo/raw/manifests/1.0", image, {"Content-Type": OCI_MANIFEST})
     pulled = call("GET", "/v2/demo/raw/manifests/1.0", headers={"Accept": OCI_MANIFEST})
-    for entry in pulled.json()["layers"]:  # type: ignore[attr-defined]
+    for entry in pulled.json()["layers"]:
         call("GET", f"/v2/demo/raw/blobs/{entry['digest']}")
     signature = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.sig",
                             "config": {"mediaType": "application/vnd.oci.empty.v1+json",
@@ -163,9 +213,27 @@ def httpx_flow(host: str, work: Path) -> str:
     return "monolithic push, pull, referrers (httpx.Client)"
 
 
-CLIENTS: List[Tuple[str, Callable[[str, Path], str], bool]] = [
-    ("skopeo", skopeo, True), ("podman", podman, True), ("oras-py", oras_py, False),
-    ("python-dxf", python_dxf, False), ("requests", requests_flow, False), ("httpx", httpx_flow, False),
+@dataclass
+class Flow:
+    client: str
+    run: Callable[[str, Path], str]
+    auth: bool = False  # bearer auth with user alice
+    settings: Dict[str, Any] = field(default_factory=dict)
+    faults: List[Dict[str, Any]] = field(default_factory=list)
+
+
+FLOWS = [
+    Flow("skopeo", skopeo_copy, auth=True),
+    Flow("skopeo", skopeo_corrupted, auth=True, faults=[{"kinds": ["blob-get"], "first": 1, "corrupt": True}]),
+    Flow("skopeo", skopeo_rate_limited, auth=True,
+         faults=[{"kinds": ["manifest-get"], "first": 1, "status": 429, "retry_after": 1}]),
+    Flow("podman", podman, auth=True),
+    Flow("oras-py", oras_push_pull),
+    Flow("oras-py", oras_chunked, settings={"chunk_min_length": 1024}),
+    Flow("oras-py", oras_referrers, settings={"referrers": False}),
+    Flow("python-dxf", python_dxf),
+    Flow("requests", requests_flow),
+    Flow("httpx", httpx_flow),
 ]
 
 
@@ -179,37 +247,41 @@ def version(name: str) -> str:
         return "?"
 
 
-def measure() -> List[Dict[str, object]]:
+def measure() -> List[Dict[str, Any]]:
     rows = []
     with LiveServer(Registry()) as server:
-        for name, flow, auth in CLIENTS:
-            registry = Registry(upload_location_state=True)
-            if auth:
+        for flow in FLOWS:
+            registry = Registry(upload_location_state=True, **flow.settings)
+            if flow.auth:
                 registry.enable_auth(scheme="bearer", users=[{"name": USER, "password": PASSWORD,
                                                                "access": {"*/*": "pull,push"}}])
             seed(registry)
+            for fault in flow.faults:
+                registry.add_fault(**fault)
             checks = attach(registry).check_clients()
             server.app = registry
             with tempfile.TemporaryDirectory() as work:
                 try:
-                    what, problem = flow(server.host_port, Path(work)), ""
+                    what, problem = flow.run(server.host_port, Path(work)), ""
                 except Exception as exc:  # reported in the table: a flow that could not run
                     what, problem = "", f"{type(exc).__name__}: {exc}"
             found = checks.violations()
-            rows.append({"client": name, "version": version(name), "flow": what, "problem": problem,
-                         "broken": sorted({v.rule.id for v in found}),
+            setup = ", ".join([*(["bearer auth"] if flow.auth else []), *(f"{k}={v}" for k, v in flow.settings.items())])
+            rows.append({"client": flow.client, "version": version(flow.client), "flow": what, "problem": problem,
+                         "setup": setup, "broken": sorted({v.rule.id for v in found}),
                          "detail": sorted({f"{v.rule.id}: {v.message}" for v in found})[:6],
                          "requests": len(attach(registry))})
     return rows
 
 
-def table(rows: List[Dict[str, object]]) -> str:
-    lines = ["| client | version | flow | requests | rules broken |", "|---|---|---|---|---|"]
+def table(rows: List[Dict[str, Any]]) -> str:
+    lines = ["| client | version | flow | registry | requests | rules broken |", "|---|---|---|---|---|---|"]
     for row in rows:
-        broken = ", ".join(f"`{r}`" for r in row["broken"]) or "none"  # type: ignore[union-attr]
-        flow = row["flow"] or f"not run: {row['problem']}"
-        lines.append(f"| {row['client']} | {row['version']} | {flow} | {row['requests']} | {broken} |")
-    details = [f"- {row['client']}: {d}" for row in rows for d in row["detail"]]  # type: ignore[union-attr]
+        broken = ", ".join(f"`{r}`" for r in row["broken"]) or "none"
+        flow = row["flow"] or f"not run: {' '.join(str(row['problem']).split())}"
+        lines.append(f"| {row['client']} | {row['version']} | {flow} | {row['setup'] or 'defaults'} | "
+                     f"{row['requests']} | {broken} |")
+    details = [f"- {row['client']}: {d}" for row in rows for d in row["detail"]]
     return "\n".join(lines) + ("\n\nWhat each violation was (first of each kind):\n\n" + "\n".join(details)
                                if details else "")
 

@@ -33,6 +33,12 @@ class ClientChecks:
         self.rules: List[Rule] = select(rules, ignore)
         self.on_violation = on_violation
         self._states: Dict[str, Dict[str, Any]] = {rule.id: {} for rule in self.rules}
+        # Per route kind, the rules that look at it (most rules concern a few kinds).
+        self._always = [rule for rule in self.rules if rule.kinds is None]
+        self._by_kind: Dict[Optional[str], List[Rule]] = {}
+        for rule in self.rules:
+            for kind in rule.kinds or ():
+                self._by_kind.setdefault(kind, []).append(rule)
         self._found: List[Violation] = []
         self._lock = threading.Lock()
 
@@ -60,8 +66,14 @@ class ClientChecks:
             {name: environ[key] for name, key in _EXTRA_HEADERS if key in environ})
         new: List[Violation] = []
         with self._lock:
-            for rule in self.rules:
-                new.extend(_violations(rule, rule.observe(exchange, self._states[rule.id])))
+            for rule in self._by_kind.get(entry.kind, ()):
+                findings = rule.observe(exchange, self._states[rule.id])
+                if findings:
+                    new.extend(_violations(rule, findings))
+            for rule in self._always:
+                findings = rule.observe(exchange, self._states[rule.id])
+                if findings:
+                    new.extend(_violations(rule, findings))
             self._found.extend(new)
         if self.on_violation is not None:
             for violation in new:

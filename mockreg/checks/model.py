@@ -130,6 +130,7 @@ class Rule:
     scope: str = "request"  # what the rule follows: request, upload, client or connection
     refused_by: str = ""  # how mockreg answers a violation by default (docs/client-checks.md)
     settings: Dict[str, Any] = field(default_factory=dict, repr=False)  # registry settings the examples need
+    kinds: Optional[frozenset] = field(default=None, repr=False)  # route kinds `observe` needs; None: all
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:

@@ -13,7 +13,7 @@ from .push_rules import media_type
 
 DISTRIBUTION_MANIFESTS = "https://github.com/distribution/distribution/blob/v3.0.0/registry/handlers/manifests.go"
 _REFERRERS_TAG = re.compile(r"^[a-z0-9]{1,32}-[a-f0-9]{64}$")
-_MANIFEST_READS = ("manifest-get", "manifest-head")
+_MANIFEST_READS = frozenset({"manifest-get", "manifest-head"})
 
 
 def accept_sent(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
@@ -162,13 +162,13 @@ RULES = [
          DIST_SPEC + "#pulling-manifests",
          "Without `Accept`, registries fall back to what old clients understood: distribution and Docker Hub "
          "answer Docker schema 1 or refuse OCI content (see content-negotiation.md), so the client gets a "
-         "different manifest (and digest) than it would elsewhere.", accept_sent),
+         "different manifest (and digest) than it would elsewhere.", accept_sent, kinds=_MANIFEST_READS),
     Rule("OCI-C005", "manifest-accept-covers-type", INTEROP,
          "OCI index found, but accept header does not support OCI indexes", DISTRIBUTION_MANIFESTS,
          "The reference registry (and registries built on it, such as Harbor and GitLab) answers "
          "`404 MANIFEST_UNKNOWN` when the manifest's type is not in the client's `Accept` list; mockreg serves "
          "it anyway, so this rule reports a 200 answer whose Content-Type the client did not accept. Accept "
-         "every type the client can parse, indexes included.", accept_covers_type),
+         "every type the client can parse, indexes included.", accept_covers_type, kinds=_MANIFEST_READS),
     Rule("OCI-C015", "fallback-tag-updated-with-if-match", INTEROP,
          "If-Match is most often used with state-changing methods (e.g., POST, PUT, DELETE) to prevent accidental "
          "overwrites when multiple user agents might be acting in parallel on the same resource (i.e., to "
@@ -177,20 +177,20 @@ RULES = [
          "(\"The client MAY use conditional HTTP requests to prevent overwriting a referrers list that has "
          "changed since it was first pulled\"). Two clients attaching signatures at once otherwise lose one. "
          "When the registry offered an ETag on the read, the PUT should carry If-Match.",
-         fallback_tag_if_match, scope="client", settings={"referrers": False}),
+         fallback_tag_if_match, scope="client", kinds=_MANIFEST_READS | {"manifest-put"}, settings={"referrers": False}),
     Rule("OCI-C016", "referrers-fallback-after-404", MUST,
          "A client querying the referrers API and receiving a `404 Not Found` MUST fallback to using an image index "
          "pushed to a tag described by the referrers tag schema.", DIST_SPEC + "#backwards-compatibility",
          "Registries without the referrers API answer 404; the referrers then live in the `<alg>-<hex>` tag. "
          "Judged at the end of the run: a 404 that no pull of that tag followed.",
-         fallback_after_404, finish=fallback_never_pulled, scope="client", settings={"referrers": False}),
+         fallback_after_404, finish=fallback_never_pulled, scope="client", kinds=_MANIFEST_READS | {"referrers"}, settings={"referrers": False}),
     Rule("OCI-C017", "subject-push-fallback", MUST,
          "When pushing a manifest with the `subject` field and the `OCI-Subject` header was not set, the client "
          "MUST:", DIST_SPEC + "#pushing-manifests-with-subject",
          "...pull the referrers tag, add the pushed manifest's descriptor and push the index back to the tag. A "
          "client that skips this leaves the artifact undiscoverable on registries without the referrers API. "
          "Judged at the end of the run (the tag was never pushed) and when the tag is pushed without a pull "
-         "first.", subject_fallback, finish=subject_fallback_missing, scope="client",
+         "first.", subject_fallback, finish=subject_fallback_missing, scope="client", kinds=_MANIFEST_READS | {"manifest-put"},
          settings={"referrers": False}),
     Rule("OCI-C018", "pulled-content-verified", MUST,
          "To maintain security, the client MUST always verify the content against the _digest_ used to fetch the "
@@ -198,7 +198,7 @@ RULES = [
          "Visible when a fault rule (`corrupt: true`) serves damaged bytes: a client that verifies fetches them "
          "again or stops; one that pushes a manifest referencing that digest (or uploads/mounts it) without "
          "fetching it again used unverified content. A client that only pulls keeps what it pulled out of sight, "
-         "so pull-only flows are not judged.", verify_pulled, scope="client"),
+         "so pull-only flows are not judged.", verify_pulled, scope="client", kinds=frozenset({"blob-get", "manifest-get", "manifest-put", "blob-upload-start", "blob-upload-put"})),
     Rule("OCI-C019", "no-ns-parameter", SHOULD,
          "A client SHOULD avoid sending `ns` query parameters to non-proxy registries.",
          DIST_SPEC + "#registry-proxying",

@@ -10,6 +10,9 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import manifests
 from .model import DIST_SPEC, MUST, SHOULD, Exchange, Finding, Rule
 
+_MANIFEST_PUT = frozenset({"manifest-put"})
+_UPLOADS = frozenset({"blob-upload-start", "blob-upload-patch", "blob-upload-put", "blob-upload-status",
+                      "blob-upload-cancel"})
 _RANGE = re.compile(r"^([0-9]+)-([0-9]+)$")
 
 
@@ -206,20 +209,20 @@ RULES = [
          "`application/json` (or the wrong manifest type) for a manifest whose `mediaType` says otherwise gets "
          "`400 MANIFEST_INVALID` from registries that compare the two (Docker Hub, distribution), or a manifest "
          "that pulls back with the wrong type from registries that do not. Judged on every manifest PUT, "
-         "accepted or refused.", content_type_matches,
+         "accepted or refused.", content_type_matches, kinds=_MANIFEST_PUT,
          refused_by="400 MANIFEST_INVALID when `manifest_content_type_check` is on (issue 17)"),
     Rule("OCI-C002", "manifest-content-type-without-parameters", SHOULD,
          "The client SHOULD NOT include parameters on the `Content-Type` header (see RFC 7231 (section 3.1.1.1)).",
          DIST_SPEC + "#pushing-manifests",
          "Registries compare the pushed Content-Type with the manifest's type as strings; a `; charset=utf-8` "
          "suffix makes the comparison fail on some of them and is stored and served back on others.",
-         content_type_without_parameters),
+         content_type_without_parameters, kinds=_MANIFEST_PUT),
     Rule("OCI-C003", "manifest-content-type-set", SHOULD,
          "Clients SHOULD set the `Content-Type` header to the type of the manifest being pushed.",
          DIST_SPEC + "#pushing-manifests",
          "A manifest without a `mediaType` field can only be told apart by the Content-Type it was pushed "
          "with; without one (or with a generic type) the registry has to guess, and registries guess "
-         "differently.", content_type_set),
+         "differently.", content_type_set, kinds=_MANIFEST_PUT),
     Rule("OCI-C006", "upload-location-used-as-given", SHOULD,
          "It SHOULD NOT be assembled manually by clients except where absolute/relative conversion is necessary.",
          DIST_SPEC + "#post-then-put",
@@ -228,7 +231,7 @@ RULES = [
          "relative, with its query kept (adding `digest=` to the closing PUT is expected). Rebuilding the URL "
          "from the repository name and session id fails on registries that keep state in the query (the "
          "reference registry's `_state`); turn on the setting `upload_location_state` to make mockreg's "
-         "Locations carry one, so that such a client shows.", location_as_given, scope="upload",
+         "Locations carry one, so that such a client shows.", location_as_given, scope="upload", kinds=_UPLOADS,
          settings={"upload_location_state": True}),
     Rule("OCI-C007", "chunks-in-order", MUST,
          "Chunks MUST be uploaded in order, with the first byte of a chunk being the last chunk's "
@@ -236,7 +239,7 @@ RULES = [
          "A chunk's `Content-Range` must match `^[0-9]+-[0-9]+$`, start where the registry's last `Range` "
          "answer ended (0 for the first chunk) and cover exactly `Content-Length` bytes. A PATCH without "
          "Content-Range is a streamed upload (a de-facto method docker, containerd and skopeo use) and is "
-         "not judged.", chunks_in_order, scope="upload",
+         "not judged.", chunks_in_order, scope="upload", kinds=_UPLOADS,
          refused_by="416 (out of order), 400 SIZE_INVALID or BLOB_UPLOAD_INVALID"),
     Rule("OCI-C008", "chunk-min-length-honoured", SHOULD,
          "If the registry provides an `OCI-Chunk-Min-Length` header in the `POST` response, the size of each "
@@ -244,26 +247,27 @@ RULES = [
          DIST_SPEC + "#pushing-a-blob-in-chunks",
          "Registries backed by object storage (S3 multipart uploads need 5 MiB parts) announce a minimum chunk "
          "size; smaller chunks are refused or slow there. A chunk is judged once another chunk follows it.",
-         chunk_min_length, scope="upload", settings={"chunk_min_length": 4}),
+         chunk_min_length, scope="upload", kinds=_UPLOADS, settings={"chunk_min_length": 4}),
     Rule("OCI-C009", "closing-put-has-digest", MUST,
          "The closing `PUT` request MUST include the `<digest>` of the whole blob (not the final chunk) as a "
          "query parameter.", DIST_SPEC + "#pushing-a-blob-in-chunks",
-         "Without the digest the registry cannot verify or address the blob.", closing_put_has_digest,
+         "Without the digest the registry cannot verify or address the blob.", closing_put_has_digest, kinds=frozenset({"blob-upload-put"}),
          refused_by="400 DIGEST_INVALID"),
     Rule("OCI-C010", "uploaded-digest-matches", MUST,
          "Likewise, the `<digest>` MUST match the blob's digest.", DIST_SPEC + "#single-post",
          "The digest a client claims for a blob (or a manifest pushed by digest) must be the digest of the "
          "bytes it sends; a mismatch means the client hashed something else (a compressed vs uncompressed "
-         "stream, a re-serialised manifest).", uploaded_digest_matches, refused_by="400 DIGEST_INVALID"),
+         "stream, a re-serialised manifest).", uploaded_digest_matches,
+         refused_by="400 DIGEST_INVALID", kinds=frozenset({"blob-upload-start", "blob-upload-put", "manifest-put"})),
     Rule("OCI-C011", "digest-algorithm-announced", SHOULD,
          "When pushing a blob with a digest algorithm other than `sha256`, the post request SHOULD include the "
          "`digest-algorithm` parameter.", DIST_SPEC + "#pushing-a-blob-in-chunks",
          "A registry hashes bytes while they arrive; it can only use the right algorithm if the POST names it.",
-         digest_algorithm_named, scope="upload"),
+         digest_algorithm_named, scope="upload", kinds=_UPLOADS),
     Rule("OCI-C020", "upload-closed-or-cancelled", SHOULD,
          "Clients SHOULD send this request when aborting a blob upload, releasing server resources.",
          DIST_SPEC + "#canceling-an-upload",
          "An upload session that is neither closed with PUT nor cancelled with DELETE holds registry resources "
          "until it times out. Judged at the end of the run (test, server shutdown or `violations()`).",
-         uploads_closed, finish=uploads_left_open, scope="upload"),
+         uploads_closed, finish=uploads_left_open, scope="upload", kinds=_UPLOADS),
 ]
