@@ -266,7 +266,8 @@ def measure() -> List[Dict[str, Any]]:
                 except Exception as exc:  # reported in the table: a flow that could not run
                     what, problem = "", f"{type(exc).__name__}: {exc}"
             found = checks.violations()
-            setup = ", ".join([*(["bearer auth"] if flow.auth else []), *(f"{k}={v}" for k, v in flow.settings.items())])
+            setup = ", ".join([*(["bearer auth"] if flow.auth else []),
+                               *(f"{k}={v}" for k, v in flow.settings.items())])
             rows.append({"client": flow.client, "version": version(flow.client), "flow": what, "problem": problem,
                          "setup": setup, "broken": sorted({v.rule.id for v in found}),
                          "detail": sorted({f"{v.rule.id}: {v.message}" for v in found})[:6],

@@ -158,7 +158,8 @@ def test_serve_json_log_lines(tmp_path, capsys):
                      lambda url: bad_manifest_put(lambda m, p, b, h: requests.request(m, url + p, data=b, headers=h)))
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     [logged] = [r for r in records if r.get("rule") == "OCI-C001"]
-    assert logged["level"] == "warning" and logged["rule_level"] == "MUST" and logged["requests"] and logged["url"].startswith("https://")
+    assert logged["level"] == "warning" and logged["rule_level"] == "MUST"
+    assert logged["requests"] and logged["url"].startswith("https://")
 
 
 def test_control_api_says_when_checks_are_off():
@@ -204,3 +205,15 @@ def test_real_clients_break_the_rules_the_committed_table_says():
                 for cells in (line.split("|") for line in table.splitlines()[2:]) if len(cells) > 6]
     assert broken(script.table(rows)) == broken(committed_table()), "run: python scripts/client_checks_table.py"
     assert {row["client"] for row in rows} == {"skopeo", "podman", "oras-py", "python-dxf", "requests", "httpx"}
+
+
+def test_upload_location_state_is_carried_and_accepted_back():
+    from werkzeug.test import Client
+    client = Client(Registry(upload_location_state=True))
+    location = client.post("/v2/demo/app/blobs/uploads/").headers["Location"]
+    assert "?_state=" in location
+    patched = client.patch(location, data=b"abc", headers={"Content-Range": "0-2"})
+    assert patched.status_code == 202 and patched.headers["Location"].endswith(".3")
+    digest = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    closed = client.put(f"{patched.headers['Location']}&digest={digest}")
+    assert closed.status_code == 201

@@ -210,7 +210,8 @@ def c012_good(c: ExampleClient) -> None:
 
 def _bearer(c: ExampleClient, scope: str) -> str:
     if c.registry.auth is None:
-        c.registry.enable_auth(scheme="bearer", users=[{"name": "alice", "password": "pw", "access": {"demo/*": "pull,push"}}])
+        c.registry.enable_auth(scheme="bearer",
+                               users=[{"name": "alice", "password": "pw", "access": {"demo/*": "pull,push"}}])
     credentials = "Basic YWxpY2U6cHc="  # alice:pw
     answer = c.request("GET", f"/token?service=mockreg&scope={scope}", Authorization=credentials)
     return "Bearer " + answer.get_json()["token"]

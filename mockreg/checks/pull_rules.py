@@ -177,20 +177,23 @@ RULES = [
          "(\"The client MAY use conditional HTTP requests to prevent overwriting a referrers list that has "
          "changed since it was first pulled\"). Two clients attaching signatures at once otherwise lose one. "
          "When the registry offered an ETag on the read, the PUT should carry If-Match.",
-         fallback_tag_if_match, scope="client", kinds=_MANIFEST_READS | {"manifest-put"}, settings={"referrers": False}),
+         fallback_tag_if_match, scope="client", kinds=_MANIFEST_READS | {"manifest-put"},
+         settings={"referrers": False}),
     Rule("OCI-C016", "referrers-fallback-after-404", MUST,
          "A client querying the referrers API and receiving a `404 Not Found` MUST fallback to using an image index "
          "pushed to a tag described by the referrers tag schema.", DIST_SPEC + "#backwards-compatibility",
          "Registries without the referrers API answer 404; the referrers then live in the `<alg>-<hex>` tag. "
          "Judged at the end of the run: a 404 that no pull of that tag followed.",
-         fallback_after_404, finish=fallback_never_pulled, scope="client", kinds=_MANIFEST_READS | {"referrers"}, settings={"referrers": False}),
+         fallback_after_404, finish=fallback_never_pulled, scope="client", kinds=_MANIFEST_READS | {"referrers"},
+         settings={"referrers": False}),
     Rule("OCI-C017", "subject-push-fallback", MUST,
          "When pushing a manifest with the `subject` field and the `OCI-Subject` header was not set, the client "
          "MUST:", DIST_SPEC + "#pushing-manifests-with-subject",
          "...pull the referrers tag, add the pushed manifest's descriptor and push the index back to the tag. A "
          "client that skips this leaves the artifact undiscoverable on registries without the referrers API. "
          "Judged at the end of the run (the tag was never pushed) and when the tag is pushed without a pull "
-         "first.", subject_fallback, finish=subject_fallback_missing, scope="client", kinds=_MANIFEST_READS | {"manifest-put"},
+         "first.", subject_fallback, finish=subject_fallback_missing, scope="client",
+         kinds=_MANIFEST_READS | {"manifest-put"},
          settings={"referrers": False}),
     Rule("OCI-C018", "pulled-content-verified", MUST,
          "To maintain security, the client MUST always verify the content against the _digest_ used to fetch the "
@@ -198,7 +201,8 @@ RULES = [
          "Visible when a fault rule (`corrupt: true`) serves damaged bytes: a client that verifies fetches them "
          "again or stops; one that pushes a manifest referencing that digest (or uploads/mounts it) without "
          "fetching it again used unverified content. A client that only pulls keeps what it pulled out of sight, "
-         "so pull-only flows are not judged.", verify_pulled, scope="client", kinds=frozenset({"blob-get", "manifest-get", "manifest-put", "blob-upload-start", "blob-upload-put"})),
+         "so pull-only flows are not judged.", verify_pulled, scope="client",
+         kinds=frozenset({"blob-get", "manifest-get", "manifest-put", "blob-upload-start", "blob-upload-put"})),
     Rule("OCI-C019", "no-ns-parameter", SHOULD,
          "A client SHOULD avoid sending `ns` query parameters to non-proxy registries.",
          DIST_SPEC + "#registry-proxying",

@@ -251,7 +251,8 @@ RULES = [
     Rule("OCI-C009", "closing-put-has-digest", MUST,
          "The closing `PUT` request MUST include the `<digest>` of the whole blob (not the final chunk) as a "
          "query parameter.", DIST_SPEC + "#pushing-a-blob-in-chunks",
-         "Without the digest the registry cannot verify or address the blob.", closing_put_has_digest, kinds=frozenset({"blob-upload-put"}),
+         "Without the digest the registry cannot verify or address the blob.", closing_put_has_digest,
+         kinds=frozenset({"blob-upload-put"}),
          refused_by="400 DIGEST_INVALID"),
     Rule("OCI-C010", "uploaded-digest-matches", MUST,
          "Likewise, the `<digest>` MUST match the blob's digest.", DIST_SPEC + "#single-post",
