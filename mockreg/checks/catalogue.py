@@ -3,6 +3,7 @@ from it by scripts/client_checks_doc.py)."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Dict, Iterable, List, Optional
 
 from . import pull_rules, push_rules, session_rules
@@ -24,6 +25,15 @@ NOT_OBSERVABLE = [
      "#redirects", "the other host is not mockreg (a redirecting fault rule's storage URL is the same host)"),
     ("In accordance with RFC 7234, clients MUST NOT take any automated action based on the presence or contents of "
      "warnings, only report them to the user.", "#warnings", "reporting to the user happens inside the client"),
+    ("Most clients MAY ignore the value, but if it is used, the client MUST verify the value matches the returned "
+     "manifest.", "#pulling-manifests", "whether a client uses `Docker-Content-Digest` happens inside it (the "
+     "same sentence for blobs is in #pulling-blobs)"),
+    ("When deleting an image manifest that contains a `subject` field, and the referrers API returns a 404, clients "
+     "SHOULD: ...", "#deleting-manifests", "not checked yet: the checks see the DELETE but not the deleted "
+     "manifest's body unless the same client pushed it"),
+    ("If the response to the referrers API is a 404, and the tag schema does not return a valid image index, the "
+     "client SHOULD assume there are no referrers to the manifest.", "#listing-referrers",
+     "what the client assumes happens inside it"),
     ("Client implementations MUST support registries that implement partial or older versions of the OCI "
      "Distribution Spec.", "#backwards-compatibility",
      "a general duty; its observable parts are OCI-C016 and OCI-C017"),
@@ -44,10 +54,14 @@ def catalogue_markdown() -> str:
     """The catalogue as docs/client-checks.md shows it (between the `catalogue` markers)."""
     parts = ["| id | name | level | follows | refused by default |", "|---|---|---|---|---|"]
     parts += [f"| {r.id} | {r.name} | {r.level} | {r.scope} | {r.refused_by or 'no (lenient)'} |" for r in RULES]
+    from .examples import EXAMPLES  # the examples' source, shown as ruff's docs show theirs
     for rule in RULES:
         needs = ", ".join(f"`{k}={v}`" for k, v in rule.settings.items())
+        bad, good = (inspect.getsource(example).rstrip() for example in EXAMPLES[rule.id])
         parts.append(f"\n### {rule.id} {rule.name} ({rule.level})\n\n> {rule.source}\n\nSource: <{rule.url}>\n\n"
-                     f"{rule.doc}" + (f"\n\nIts examples run with {needs}." if needs else ""))
+                     f"{rule.doc}\n\nViolating (`{EXAMPLES[rule.id][0].__name__}`) and compliant "
+                     f"(`{EXAMPLES[rule.id][1].__name__}`) exchanges, from `mockreg/checks/examples.py`"
+                     + (f", run with {needs}" if needs else "") + f":\n\n```py\n{bad}\n```\n\n```py\n{good}\n```")
     parts.append("\n### Client sentences no exchange shows\n")
     parts += [f"- \"{text}\" (spec.md{anchor}): {why}." for text, anchor, why in NOT_OBSERVABLE]
     return "\n".join(parts)

@@ -5,6 +5,7 @@ and shown in docs/client-checks.md. Each example drives a fresh registry (with t
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -30,7 +31,9 @@ class ExampleClient:
 
     def request(self, method: str, path: str, body: bytes = b"", **headers: str) -> Any:
         sent = {"User-Agent": self.user_agent, **{k.replace("_", "-"): v for k, v in headers.items()}}
-        return self._client.open(path, method=method, data=body, headers=sent)
+        # werkzeug's test client drops `Content-Length: 0`; real clients send it with POST, PUT and PATCH.
+        length = {"CONTENT_LENGTH": str(len(body))} if method in ("POST", "PUT", "PATCH") else {}
+        return self._client.open(path, method=method, data=body, headers=sent, environ_overrides=length)
 
     def image(self, name: str, tag: Optional[str] = None, seed: str = "app",
               subject: Optional[str] = None) -> Tuple[bytes, str]:
@@ -180,6 +183,20 @@ def c011_good(c: ExampleClient) -> None:
     c.request("PUT", f"{location}?digest={_sha512(BLOB)}", BLOB)
 
 
+def c022_bad(c: ExampleClient) -> None:  # a POST whose length the server cannot know
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/v2/demo/app/blobs/uploads/", "wsgi.input": io.BytesIO(),
+               "wsgi.url_scheme": "http", "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+               "HTTP_USER_AGENT": c.user_agent}
+    location = dict(c.registry(environ, lambda status, headers: environ.update(headers=headers)) and
+                    environ["headers"])["Location"]
+    c.request("DELETE", location)
+
+
+def c022_good(c: ExampleClient) -> None:
+    location = c.request("POST", "/v2/demo/app/blobs/uploads/", Content_Length="0").headers["Location"]
+    c.request("DELETE", location)
+
+
 def c020_bad(c: ExampleClient) -> None:
     c.start_upload("demo/app")
 
@@ -290,6 +307,40 @@ def c017_good(c: ExampleClient) -> None:
     c.request("PUT", f"/v2/demo/app/manifests/{tag}", _index(body), Content_Type=OCI_INDEX)
 
 
+def _signed(c: ExampleClient) -> Tuple[str, bytes, str]:
+    """A signature with an artifactType and an annotation, pushed without the referrers API."""
+    tag, body = _attach(c)
+    document = json.loads(body)
+    document.update(artifactType="application/x.sig", annotations={"signed-by": "ci"})
+    signature = json.dumps(document).encode()
+    c.request("PUT", f"/v2/demo/app/manifests/{sha256(signature)}", signature, Content_Type=OCI_MANIFEST)
+    return tag, signature, sha256(signature)
+
+
+def _referrers_list(*descriptors: Dict[str, Any]) -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(descriptors)}).encode()
+
+
+def c023_bad(c: ExampleClient) -> None:
+    tag, signature, digest = _signed(c)
+    listing = _referrers_list({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(signature)})
+    c.request("PUT", f"/v2/demo/app/manifests/{tag}", listing, Content_Type=OCI_INDEX)
+
+
+def c023_good(c: ExampleClient) -> None:
+    tag, signature, digest = _signed(c)
+    listing = _referrers_list({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(signature),
+                               "artifactType": "application/x.sig", "annotations": {"signed-by": "ci"}})
+    c.request("PUT", f"/v2/demo/app/manifests/{tag}", listing, Content_Type=OCI_INDEX)
+
+
+def c024_bad(c: ExampleClient) -> None:
+    tag, signature, digest = _signed(c)
+    entry = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(signature),
+             "artifactType": "application/x.sig", "annotations": {"signed-by": "ci"}}
+    c.request("PUT", f"/v2/demo/app/manifests/{tag}", _referrers_list(entry, entry), Content_Type=OCI_INDEX)
+
+
 def _corrupted_pull(c: ExampleClient) -> Tuple[bytes, str]:
     body, _ = c.image("demo/app", "1.0")
     layer = json.loads(body)["layers"][0]["digest"]
@@ -336,4 +387,5 @@ EXAMPLES: Dict[str, Tuple[Example, Example]] = {
     "OCI-C013": (c013_bad, c013_good), "OCI-C014": (c014_bad, c014_good), "OCI-C015": (c015_bad, c015_good),
     "OCI-C016": (c016_bad, c016_good), "OCI-C017": (c017_bad, c017_good), "OCI-C018": (c018_bad, c018_good),
     "OCI-C019": (c019_bad, c019_good), "OCI-C020": (c020_bad, c020_good), "OCI-C021": (c021_bad, c021_good),
+    "OCI-C022": (c022_bad, c022_good), "OCI-C023": (c023_bad, c023_good), "OCI-C024": (c024_bad, c023_good),
 }

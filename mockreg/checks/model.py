@@ -21,7 +21,8 @@ LEVELS = (MUST, SHOULD, INTEROP)
 # `level="SHOULD"` asks for SHOULD rules and everything stricter.
 _RANK = {MUST: 0, SHOULD: 1, INTEROP: 2}
 
-DIST_SPEC = "https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md"
+# The spec as of this commit (2026-07-16, after v1.1.1): the sentences below are quoted from it.
+DIST_SPEC = "https://github.com/opencontainers/distribution-spec/blob/967efdc079b91785ad18c77cc4f8991a47feefbf/spec.md"
 TOKEN_SPEC = "https://distribution.github.io/distribution/spec/auth/token/"
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
 

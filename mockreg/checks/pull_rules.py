@@ -139,6 +139,52 @@ def fallback_tag_if_match(exchange: Exchange, state: Dict[str, Any]) -> List[Fin
     return []
 
 
+def _expected_descriptors(exchange: Exchange, state: Dict[str, Any]) -> Optional[List[Any]]:
+    """Remember manifests with a subject this client pushed; for a PUT of a fallback tag, return
+    the index's descriptors (None for other requests)."""
+    entry = exchange.entry
+    body = exchange.json
+    if entry.kind != "manifest-put" or not isinstance(body, dict):
+        return None
+    pushed: Dict[str, Dict[str, Any]] = state.setdefault(exchange.client, {})
+    if isinstance(body.get("subject"), dict) and entry.digest:
+        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        pushed[entry.digest] = {"artifactType": body.get("artifactType") or config.get("mediaType"),
+                                "annotations": body.get("annotations") or {}, "exchange": exchange}
+    tag = entry.tag
+    if tag is None or not _REFERRERS_TAG.match(tag) or not isinstance(body.get("manifests"), list):
+        return None
+    return [d for d in body["manifests"] if isinstance(d, dict)]
+
+
+def fallback_descriptor_complete(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
+    descriptors = _expected_descriptors(exchange, state)
+    findings: List[Finding] = []
+    pushed = state.get(exchange.client, {})
+    for descriptor in descriptors or ():
+        wanted = pushed.get(descriptor.get("digest"))
+        if wanted is None:
+            continue
+        if wanted["artifactType"] and descriptor.get("artifactType") != wanted["artifactType"]:
+            findings.append((f"the descriptor of {descriptor.get('digest')} has artifactType "
+                             f"{descriptor.get('artifactType')!r}, not {wanted['artifactType']!r}",
+                             [wanted["exchange"], exchange]))
+        copied = descriptor.get("annotations") or {}
+        missing = sorted(k for k, v in wanted["annotations"].items() if copied.get(k) != v)
+        if missing:
+            findings.append((f"the descriptor of {descriptor.get('digest')} lacks the pushed manifest's "
+                             f"annotations {', '.join(missing)}", [wanted["exchange"], exchange]))
+    return findings
+
+
+def fallback_without_duplicates(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
+    digests = [d.get("digest") for d in _expected_descriptors(exchange, state) or ()]
+    repeated = sorted({d for d in digests if digests.count(d) > 1 and isinstance(d, str)})
+    if repeated:
+        return [(f"the referrers list names {', '.join(repeated)} more than once", [exchange])]
+    return []
+
+
 def no_ns_parameter(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
     entry = exchange.entry
     if entry.kind is not None and entry.arg("ns") is not None:
@@ -195,10 +241,27 @@ RULES = [
          "first.", subject_fallback, finish=subject_fallback_missing, scope="client",
          kinds=_MANIFEST_READS | {"manifest-put"},
          settings={"referrers": False}),
-    Rule("OCI-C018", "pulled-content-verified", MUST,
-         "To maintain security, the client MUST always verify the content against the _digest_ used to fetch the "
-         "content.", DIST_SPEC + "#content-digests",
-         "Visible when a fault rule (`corrupt: true`) serves damaged bytes: a client that verifies fetches them "
+    Rule("OCI-C023", "fallback-descriptor-complete", MUST,
+         "The value of the `artifactType` MUST be set to the `artifactType` value in the pushed manifest, if "
+         "present.", DIST_SPEC + "#pushing-manifests-with-subject",
+         "The same step goes on: \"If the `artifactType` is empty or missing in a pushed image manifest, the value "
+         "of `artifactType` MUST be set to the config descriptor `mediaType` value. All annotations from the "
+         "pushed manifest MUST be copied to this descriptor.\" Readers filter referrers by artifactType and show "
+         "their annotations; a fallback list that lacks them hides signatures and SBOMs from tools that use the "
+         "tag schema. Judged on the descriptors of manifests this client pushed.",
+         fallback_descriptor_complete, scope="client", kinds=frozenset({"manifest-put"}),
+         settings={"referrers": False}),
+    Rule("OCI-C024", "fallback-without-duplicates", SHOULD,
+         "Verify the descriptor for the manifest is not already in the referrers list (duplicate entries SHOULD "
+         "NOT be created).", DIST_SPEC + "#pushing-manifests-with-subject",
+         "A client that appends without looking grows the list with each retry or re-push.",
+         fallback_without_duplicates, scope="client", kinds=frozenset({"manifest-put"}),
+         settings={"referrers": False}),
+    Rule("OCI-C018", "pulled-content-verified", SHOULD,
+         "Clients SHOULD verify that the response body matches the requested digest.", DIST_SPEC + "#pulling-blobs",
+         "For manifests: \"If the `<tag-or-digest>` part of a manifest request is a digest, clients SHOULD "
+         "verify the returned manifest matches this digest.\" Visible when a fault rule (`corrupt: true`) serves "
+         "damaged bytes: a client that verifies fetches them "
          "again or stops; one that pushes a manifest referencing that digest (or uploads/mounts it) without "
          "fetching it again used unverified content. A client that only pulls keeps what it pulled out of sight, "
          "so pull-only flows are not judged.", verify_pulled, scope="client",

@@ -189,6 +189,15 @@ def digest_algorithm_named(exchange: Exchange, state: Dict[str, Any]) -> List[Fi
     return []
 
 
+def chunked_post_has_zero_length(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
+    entry = exchange.entry
+    if entry.status != 202 or entry.arg("digest") is not None or entry.arg("mount") is not None:
+        return []
+    if exchange.request_header("Content-Length") is None:
+        return [("the POST opening an upload session sent no Content-Length header", [exchange])]
+    return []
+
+
 def uploads_closed(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
     session = _upload(exchange, state)
     if session is not None:
@@ -212,7 +221,8 @@ RULES = [
          "accepted or refused.", content_type_matches, kinds=_MANIFEST_PUT,
          refused_by="400 MANIFEST_INVALID when `manifest_content_type_check` is on (issue 17)"),
     Rule("OCI-C002", "manifest-content-type-without-parameters", SHOULD,
-         "The client SHOULD NOT include parameters on the `Content-Type` header (see RFC 7231 (section 3.1.1.1)).",
+         "The client SHOULD NOT include parameters on the `Content-Type` header (see [RFC 7231 (section "
+         "3.1.1.1)](https://www.rfc-editor.org/rfc/rfc7231#section-3.1.1.1)).",
          DIST_SPEC + "#pushing-manifests",
          "Registries compare the pushed Content-Type with the manifest's type as strings; a `; charset=utf-8` "
          "suffix makes the comparison fail on some of them and is stored and served back on others.",
@@ -262,13 +272,22 @@ RULES = [
          refused_by="400 DIGEST_INVALID", kinds=frozenset({"blob-upload-start", "blob-upload-put", "manifest-put"})),
     Rule("OCI-C011", "digest-algorithm-announced", SHOULD,
          "When pushing a blob with a digest algorithm other than `sha256`, the post request SHOULD include the "
-         "`digest-algorithm` parameter.", DIST_SPEC + "#pushing-a-blob-in-chunks",
+         "`digest-algorithm` parameter:", DIST_SPEC + "#pushing-a-blob-in-chunks",
          "A registry hashes bytes while they arrive; it can only use the right algorithm if the POST names it.",
          digest_algorithm_named, scope="upload", kinds=_UPLOADS),
+    Rule("OCI-C022", "session-post-content-length-zero", MUST,
+         "The process remains unchanged for chunked upload, except that the post request MUST include the "
+         "following header:", DIST_SPEC + "#pushing-a-blob-in-chunks",
+         "The header is `Content-Length: 0`. HTTP/1.1 reads a request without Content-Length or "
+         "Transfer-Encoding as bodiless (RFC 9112 section 6.3), so most servers accept it; the spec asks for the "
+         "explicit header anyway, and servers that need a length for POST answer 411 without it. Judged on POSTs "
+         "that open an upload session (no `digest`, no `mount`).",
+         chunked_post_has_zero_length, kinds=frozenset({"blob-upload-start"})),
     Rule("OCI-C020", "upload-closed-or-cancelled", SHOULD,
          "Clients SHOULD send this request when aborting a blob upload, releasing server resources.",
-         DIST_SPEC + "#canceling-an-upload",
-         "An upload session that is neither closed with PUT nor cancelled with DELETE holds registry resources "
-         "until it times out. Judged at the end of the run (test, server shutdown or `violations()`).",
+         DIST_SPEC + "#cancel-a-blob-upload",
+         "An upload session that is neither closed with PUT (\"the session MUST be closed with a `PUT` "
+         "request\") nor cancelled with DELETE holds registry resources until it times out; this includes a "
+         "monolithic POST answered 202, after which \"clients SHOULD proceed with a subsequent PUT request\". Judged at the end of the run (test, server shutdown or `violations()`).",
          uploads_closed, finish=uploads_left_open, scope="upload", kinds=_UPLOADS),
 ]
