@@ -50,10 +50,16 @@ def select(ids: Optional[Iterable[str]] = None, ignore: Iterable[str] = ()) -> L
     return [BY_ID[rule_id] for rule_id in wanted if rule_id not in ignored]
 
 
+def _unrefused(rule: Rule) -> str:
+    if rule.level != "MUST":
+        return "accepted"
+    return "cannot be: no single request is wrong" if rule.scope != "request" else "accepted"
+
+
 def catalogue_markdown() -> str:
     """The catalogue as docs/client-checks.md shows it (between the `catalogue` markers)."""
     parts = ["| id | name | level | follows | refused by default |", "|---|---|---|---|---|"]
-    parts += [f"| {r.id} | {r.name} | {r.level} | {r.scope} | {r.refused_by or 'no (lenient)'} |" for r in RULES]
+    parts += [f"| {r.id} | {r.name} | {r.level} | {r.scope} | {r.refused_by or _unrefused(r)} |" for r in RULES]
     from .examples import EXAMPLES  # the examples' source, shown as ruff's docs show theirs
     for rule in RULES:
         needs = ", ".join(f"`{k}={v}`" for k, v in rule.settings.items())

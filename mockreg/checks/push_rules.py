@@ -282,7 +282,8 @@ RULES = [
          "Transfer-Encoding as bodiless (RFC 9112 section 6.3), so most servers accept it; the spec asks for the "
          "explicit header anyway, and servers that need a length for POST answer 411 without it. Judged on POSTs "
          "that open an upload session (no `digest`, no `mount`).",
-         chunked_post_has_zero_length, kinds=frozenset({"blob-upload-start"})),
+         chunked_post_has_zero_length, kinds=frozenset({"blob-upload-start"}),
+         refused_by="accepted, as HTTP/1.1 servers do (RFC 9112 section 6.3: no length, no body)"),
     Rule("OCI-C020", "upload-closed-or-cancelled", SHOULD,
          "Clients SHOULD send this request when aborting a blob upload, releasing server resources.",
          DIST_SPEC + "#cancel-a-blob-upload",
