@@ -11,7 +11,8 @@ from ..digest import looks_like_digest
 from .model import DIST_SPEC, INTEROP, MUST, RFC9110, SHOULD, Exchange, Finding, Rule
 from .push_rules import media_type
 
-DISTRIBUTION_MANIFESTS = "https://github.com/distribution/distribution/blob/v3.0.0/registry/handlers/manifests.go"
+DISTRIBUTION_MANIFESTS = ("https://github.com/distribution/distribution/blob/00f0ef83d54a9df22a703bd07f01308aaf565d08/"
+                          "registry/handlers/manifests.go")
 _REFERRERS_TAG = re.compile(r"^[a-z0-9]{1,32}-[a-f0-9]{64}$")
 _MANIFEST_READS = frozenset({"manifest-get", "manifest-head"})
 
@@ -206,13 +207,15 @@ RULES = [
     Rule("OCI-C004", "manifest-accept-sent", SHOULD,
          "The client SHOULD include an `Accept` header indicating which manifest content types it supports.",
          DIST_SPEC + "#pulling-manifests",
-         "Without `Accept`, registries fall back to what old clients understood: distribution and Docker Hub "
-         "answer Docker schema 1 or refuse OCI content (see content-negotiation.md), so the client gets a "
-         "different manifest (and digest) than it would elsewhere.", accept_sent, kinds=_MANIFEST_READS),
+         "Without `Accept`, registries answer what old clients understood: the spec's content-negotiation.md "
+         "lists Docker schema 1 (`manifest.v1+prettyjws`) for a request without Accept, and the reference "
+         "registry refuses OCI content the client did not accept (OCI-C005). The client gets a different "
+         "manifest (and digest) than it would elsewhere.", accept_sent, kinds=_MANIFEST_READS),
     Rule("OCI-C005", "manifest-accept-covers-type", INTEROP,
          "OCI index found, but accept header does not support OCI indexes", DISTRIBUTION_MANIFESTS,
-         "The reference registry (and registries built on it, such as Harbor and GitLab) answers "
-         "`404 MANIFEST_UNKNOWN` when the manifest's type is not in the client's `Accept` list; mockreg serves "
+         "The reference registry answers `404 MANIFEST_UNKNOWN` when an OCI manifest or index is not in the "
+         "client's `Accept` list (\"OCI manifest found, but accept header does not support OCI manifests\", and "
+         "the sentence above for indexes); mockreg serves "
          "it anyway, so this rule reports a 200 answer whose Content-Type the client did not accept. Accept "
          "every type the client can parse, indexes included.", accept_covers_type, kinds=_MANIFEST_READS),
     Rule("OCI-C015", "fallback-tag-updated-with-if-match", INTEROP,

@@ -214,11 +214,11 @@ RULES = [
     Rule("OCI-C001", "manifest-content-type-matches-media-type", MUST,
          "If a manifest includes a `mediaType` field, clients MUST set the `Content-Type` header to the value "
          "specified by the `mediaType` field.", DIST_SPEC + "#pushing-manifests",
-         "A registry stores and serves a manifest under the type the client pushed it with. A client that sends "
-         "`application/json` (or the wrong manifest type) for a manifest whose `mediaType` says otherwise gets "
-         "`400 MANIFEST_INVALID` from registries that compare the two (Docker Hub, distribution), or a manifest "
-         "that pulls back with the wrong type from registries that do not. Judged on every manifest PUT, "
-         "accepted or refused.", content_type_matches, kinds=_MANIFEST_PUT,
+         "Registries choose how to parse and serve a manifest by the type it was pushed with: the reference "
+         "registry hands the request's Content-Type to `distribution.UnmarshalManifest` (registry/handlers/"
+         "manifests.go), so `application/json` for an OCI manifest is parsed as something else and refused, "
+         "while registries that do not compare store it. Judged on every manifest PUT, accepted (201) or "
+         "refused (400).", content_type_matches, kinds=_MANIFEST_PUT,
          refused_by="400 MANIFEST_INVALID when `manifest_content_type_check` is on (issue 17)"),
     Rule("OCI-C002", "manifest-content-type-without-parameters", SHOULD,
          "The client SHOULD NOT include parameters on the `Content-Type` header (see [RFC 7231 (section "
@@ -255,8 +255,8 @@ RULES = [
          "If the registry provides an `OCI-Chunk-Min-Length` header in the `POST` response, the size of each "
          "chunk, except for the final chunk, SHOULD be greater or equal to that value.",
          DIST_SPEC + "#pushing-a-blob-in-chunks",
-         "Registries backed by object storage (S3 multipart uploads need 5 MiB parts) announce a minimum chunk "
-         "size; smaller chunks are refused or slow there. A chunk is judged once another chunk follows it.",
+         "A registry announces a minimum chunk size when its storage needs one (object stores with a minimum "
+         "multipart part size); smaller chunks are refused or slow there. A chunk is judged once another chunk follows it.",
          chunk_min_length, scope="upload", kinds=_UPLOADS, settings={"chunk_min_length": 4}),
     Rule("OCI-C009", "closing-put-has-digest", MUST,
          "The closing `PUT` request MUST include the `<digest>` of the whole blob (not the final chunk) as a "

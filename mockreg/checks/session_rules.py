@@ -174,15 +174,15 @@ RULES = [
          "making a follow-up request.", RFC9110 + "#section-10.2.3",
          "The distribution spec says a 429 SHOULD carry Retry-After (spec.md, Error Codes); a client that "
          "repeats the refused request sooner than asked (on the registry's clock, so a frozen clock in a test "
-         "makes every early retry visible) keeps a rate-limited registry refusing it, and on Docker Hub "
-         "burns its pull quota. Judged per client and request target.", retry_after_honoured, scope="client"),
+         "makes every early retry visible) keeps a rate-limited registry refusing it and may count against "
+         "the client's quota. Judged per client and request target.", retry_after_honoured, scope="client"),
     Rule("OCI-C013", "token-reused-until-expiry", INTEROP,
          "An opaque `Bearer` token that clients should supply to subsequent requests in the `Authorization` "
          "header.", TOKEN_SPEC + "#token-response-fields",
          "A token is valid for `expires_in` seconds (60 when omitted) and should be reused for the requests "
          "that need its scope; fetching a new token for the same account and scope while the previous one is "
-         "valid and was used at most once is a token per request, which doubles the requests and trips the "
-         "token service's rate limits (Docker Hub, GitLab). Judged per connection, so separate runs of a "
+         "valid and was used at most once is a token per request, which doubles the requests and loads the "
+         "token service. Judged per connection, so separate runs of a "
          "command-line client (each a new process) never count against each other; a client that opens a new "
          "connection for every request is not judged.",
          tokens_reused, scope="client"),
@@ -191,7 +191,7 @@ RULES = [
          "parameters from the WWW-Authenticate header shown above.", TOKEN_SPEC + "#requesting-a-token",
          "A client asks the token service for the scope the registry's challenge named. Asking for "
          "`push`, `delete` or `*` on a repository and then only pulling from it with that token gets the "
-         "client refused where the account may only pull (read-only robot accounts, public images on Docker "
-         "Hub). Judged at the end of the run over tokens the client used.",
+         "client refused where the account may only pull (read-only accounts, other people's public "
+         "repositories). Judged at the end of the run over tokens the client used.",
          scope_tracker, finish=scopes_wider_than_used, scope="client"),
 ]
