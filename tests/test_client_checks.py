@@ -217,3 +217,28 @@ def test_upload_location_state_is_carried_and_accepted_back():
     digest = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     closed = client.put(f"{patched.headers['Location']}&digest={digest}")
     assert closed.status_code == 201
+
+
+@pytest.mark.parametrize("rule_id", sorted(BY_ID))
+def test_checks_never_change_an_answer(rule_id):
+    """Each example's requests are answered the same with checks on and off (observers only watch)."""
+    answers = []
+    for on in (False, True):
+        registry = fresh_registry(BY_ID[rule_id].settings)
+        journal = journal_of(registry)
+        if on:
+            journal.check_clients()
+        for example in EXAMPLES[rule_id]:
+            example(ExampleClient(registry))
+        answers.append([(e.method, e.kind, e.status, e.request_bytes, e.response_bytes) for e in journal])
+    assert answers[0] == answers[1]
+
+
+def test_a_manifest_bigger_than_the_limit_is_refused_the_same_with_checks_on(mockreg, mockreg_requests,
+                                                                           mockreg_journal):
+    mockreg_journal.check_clients()
+    mockreg.configure(manifest_size_limit=100)
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "padding": "x" * 200}).encode()
+    chunked = requests.put(mockreg_requests.url + "/v2/demo/app/manifests/1.0", data=iter([body[:50], body[50:]]),
+                           headers={"Content-Type": OCI_MANIFEST})
+    assert chunked.status_code == 413

@@ -9,7 +9,6 @@ run (a fallback never taken, an upload never closed) report from `violations()`.
 
 from __future__ import annotations
 
-import io
 import sys
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional
@@ -22,7 +21,7 @@ from .model import LEVELS, Exchange, Finding, Rule, Violation, at_least
 _BODY_KEY = "mockreg.checks.body"
 _EXTRA_HEADERS = (("Content-Length", "CONTENT_LENGTH"), ("If-Match", "HTTP_IF_MATCH"),
                   ("If-None-Match", "HTTP_IF_NONE_MATCH"), ("User-Agent", "HTTP_USER_AGENT"))
-_BODY_LIMIT = 4 * 1024 * 1024  # manifests larger than this are judged without their body
+_BODY_LIMIT = 4 * 1024 * 1024  # manifests larger than this are judged without their body (the spec's 4 MB)
 
 
 class ClientChecks:
@@ -44,15 +43,11 @@ class ClientChecks:
 
     # -- the request path (only while checks are on) -------------------------------------------
     def capture(self, request: Request, kind: Optional[str]) -> None:
-        """Keep the body of a manifest PUT, which several rules read, and give the handler a copy."""
-        if kind != "manifest-put":
-            return
-        environ = request.environ
-        stream = environ["wsgi.input"]
-        length = environ.get("CONTENT_LENGTH")
-        body = stream.read(int(length)) if length and length.isdigit() else stream.read(_BODY_LIMIT + 1)
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ[_BODY_KEY] = body if len(body) <= _BODY_LIMIT else None
+        """Keep a copy of what the handler reads of a manifest PUT's body (several rules read it),
+        without reading anything the handler would not."""
+        if kind == "manifest-put":
+            environ = request.environ
+            environ["wsgi.input"] = environ[_BODY_KEY] = _CopyingInput(environ["wsgi.input"])
 
     def observe(self, entry: Entry, request: Request, response: Response) -> None:
         environ = request.environ
@@ -61,7 +56,7 @@ class ClientChecks:
         keep_answer = (entry.status >= 400 or entry.kind == "token") and isinstance(response.body, bytes)
         exchange = Exchange(
             entry, f"{address} {environ.get('HTTP_USER_AGENT') or '-'}", f"{address}:{environ.get('REMOTE_PORT', '-')}",
-            environ.get(_BODY_KEY), response.body if keep_answer else None,  # type: ignore[arg-type]
+            _copied(environ.get(_BODY_KEY)), response.body if keep_answer else None,  # type: ignore[arg-type]
             any(getattr(rule, "corrupt", False) for rule in faults),
             {name: environ[key] for name, key in _EXTRA_HEADERS if key in environ})
         new: List[Violation] = []
@@ -106,6 +101,37 @@ class ClientChecks:
         counts = ", ".join(f"{sum(v.level == each for v in found)} {each}" for each in LEVELS
                            if any(v.level == each for v in found))
         return f"{len(found)} client rule violation(s) ({counts}):\n" + "\n".join(v.describe() for v in found)
+
+
+class _CopyingInput:
+    """wsgi.input that keeps what is read through it, up to `_BODY_LIMIT` bytes."""
+
+    __slots__ = ("_stream", "data", "overflowed")
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.data = bytearray()
+        self.overflowed = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        if len(self.data) + len(chunk) <= _BODY_LIMIT:
+            self.data += chunk
+        else:
+            self.overflowed = True
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._stream.readline(size)
+        if len(self.data) + len(line) <= _BODY_LIMIT:
+            self.data += line
+        else:
+            self.overflowed = True
+        return line
+
+
+def _copied(captured: Optional[_CopyingInput]) -> Optional[bytes]:
+    return bytes(captured.data) if captured is not None and not captured.overflowed else None
 
 
 def _violations(rule: Rule, findings: List[Finding]) -> List[Violation]:
