@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -242,3 +243,30 @@ def test_a_manifest_bigger_than_the_limit_is_refused_the_same_with_checks_on(moc
     chunked = requests.put(mockreg_requests.url + "/v2/demo/app/manifests/1.0", data=iter([body[:50], body[50:]]),
                            headers={"Content-Type": OCI_MANIFEST})
     assert chunked.status_code == 413
+
+
+def docs_examples():
+    from test_docs_fixtures import doc_examples, readme_example
+    return [*doc_examples(), ("test_readme.py", readme_example(), None)]
+
+
+# docs/fixtures.md's marker example asks for the referrers API on a registry without it to show the
+# 404; as client code that is a referrers query without the fallback, and the check says so.
+DOCS_EXPECTED = {"test_marker.py": ["OCI-C016"]}
+
+
+@pytest.mark.parametrize("name, module, conftest", docs_examples(), ids=[e[0] for e in docs_examples()])
+def test_docs_requests_and_httpx_examples_break_only_the_expected_rules(pytester, run, name, module, conftest):
+    """The docs' own client code (requests, httpx, the journal examples) run with every rule on."""
+    if conftest:
+        pytester.makeconftest(conftest)
+    if "fixtures/" in module:
+        import shutil
+        shutil.copytree(ROOT / "fixtures", pytester.path / "fixtures")
+    pytester.makeini("[pytest]\nmockreg_client_checks = interop\n")
+    pytester.makepyfile(**{f"test_checksdoc_{name[len('test_'):-len('.py')]}": module})
+    result = run()
+    summary = result.stdout.str().split("mockreg client checks", 1)[1] if "mockreg client checks" in \
+        result.stdout.str() else ""
+    assert sorted(set(re.findall(r"^(OCI-C\d+) ", summary, flags=re.M))) == DOCS_EXPECTED.get(name, []), \
+        result.stdout.str()
