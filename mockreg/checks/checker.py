@@ -21,6 +21,7 @@ from .model import LEVELS, Exchange, Finding, Rule, Violation, at_least
 _BODY_KEY = "mockreg.checks.body"
 _EXTRA_HEADERS = (("Content-Length", "CONTENT_LENGTH"), ("If-Match", "HTTP_IF_MATCH"),
                   ("If-None-Match", "HTTP_IF_NONE_MATCH"), ("User-Agent", "HTTP_USER_AGENT"))
+_KEPT = 10_000  # violations kept, like the journal's entries (a long `serve` must not grow without bound)
 _BODY_LIMIT = 4 * 1024 * 1024  # manifests larger than this are judged without their body (the spec's 4 MB)
 
 
@@ -39,6 +40,7 @@ class ClientChecks:
             for kind in rule.kinds or ():
                 self._by_kind.setdefault(kind, []).append(rule)
         self._found: List[Violation] = []
+        self.dropped = 0  # violations that fell off the bounded list
         self._lock = threading.Lock()
 
     # -- the request path (only while checks are on) -------------------------------------------
@@ -70,6 +72,9 @@ class ClientChecks:
                 if findings:
                     new.extend(_violations(rule, findings))
             self._found.extend(new)
+            if len(self._found) > _KEPT:
+                self.dropped += len(self._found) - _KEPT
+                del self._found[:len(self._found) - _KEPT]
         if self.on_violation is not None:
             for violation in new:
                 try:
@@ -90,6 +95,7 @@ class ClientChecks:
     def clear(self) -> None:
         with self._lock:
             self._found.clear()
+            self.dropped = 0
             for state in self._states.values():
                 state.clear()
 

@@ -97,7 +97,7 @@ def subject_fallback(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]
     entry = exchange.entry
     pending: Dict[Any, Dict[str, Any]] = state.setdefault("pending", {})
     reads: Dict[Any, bool] = state.setdefault("reads", {})
-    if entry.kind in _MANIFEST_READS and entry.reference:
+    if entry.kind in _MANIFEST_READS and entry.reference and _REFERRERS_TAG.match(entry.reference):
         reads[(exchange.client, entry.repository, entry.reference)] = True
     if entry.kind != "manifest-put" or not entry.ok:
         return []

@@ -79,13 +79,16 @@ def _upload(exchange: Exchange, state: Dict[str, Any]) -> Optional[Dict[str, Any
         location = entry.header("Location") or ""
         path, _ = _location_target(location)
         session: Dict[str, Any] = {"location": location, "end": -1, "chunks": [], "opened": exchange,
-                                   "min": entry.header("OCI-Chunk-Min-Length"), "closed": False,
+                                   "min": entry.header("OCI-Chunk-Min-Length"),
                                    "algorithm": entry.arg("digest-algorithm")}
         state.setdefault("sessions", {})[_session_key(path)] = session
         return None
     if entry.kind not in ("blob-upload-patch", "blob-upload-put", "blob-upload-status", "blob-upload-cancel"):
         return None
-    return state.setdefault("sessions", {}).get(_session_key(entry.path))
+    sessions = state.setdefault("sessions", {})
+    if entry.kind in ("blob-upload-put", "blob-upload-cancel") and entry.status < 300:
+        return sessions.pop(_session_key(entry.path), None)  # closed: judged one last time, then forgotten
+    return sessions.get(_session_key(entry.path))
 
 
 def _after(exchange: Exchange, session: Dict[str, Any]) -> None:
@@ -98,8 +101,6 @@ def _after(exchange: Exchange, session: Dict[str, Any]) -> None:
     if given and entry.status in (202, 204):
         found = re.match(r"^(?:bytes=)?0-([0-9]+)$", given)
         session["end"] = int(found.group(1)) if found else session["end"]
-    if entry.kind in ("blob-upload-put", "blob-upload-cancel") and entry.status < 300:
-        session["closed"] = True
 
 
 def location_as_given(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
@@ -199,15 +200,13 @@ def chunked_post_has_zero_length(exchange: Exchange, state: Dict[str, Any]) -> L
 
 
 def uploads_closed(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
-    session = _upload(exchange, state)
-    if session is not None:
-        _after(exchange, session)
+    _upload(exchange, state)  # opens and forgets sessions; what is left at the end was never closed
     return []
 
 
 def uploads_left_open(state: Dict[str, Any]) -> List[Finding]:
     return [(f"upload {key} was opened and neither closed with PUT nor cancelled with DELETE", [session["opened"]])
-            for key, session in state.get("sessions", {}).items() if not session["closed"]]
+            for key, session in state.get("sessions", {}).items()]
 
 
 RULES = [

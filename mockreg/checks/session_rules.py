@@ -93,8 +93,8 @@ def _issued(exchange: Exchange) -> Optional[Dict[str, Any]]:
     if not isinstance(token, str):
         return None
     ttl = answer.get("expires_in") if isinstance(answer.get("expires_in"), int) else _DEFAULT_TTL
-    return {"token": token, "scope": _requested(exchange, token), "expires": entry.time + ttl, "uses": [],
-            "exchange": exchange, "account": _account(exchange)}
+    return {"token": token, "scope": _requested(exchange, token), "expires": entry.time + ttl, "uses": 0,
+            "shown": [], "exchange": exchange, "account": _account(exchange)}
 
 
 def _bearer(exchange: Exchange) -> Optional[str]:
@@ -104,13 +104,29 @@ def _bearer(exchange: Exchange) -> Optional[str]:
 
 
 def _track_tokens(exchange: Exchange, state: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Count each token's uses and, per client and repository, what was asked for and what was done
+    (aggregates, so that a long-running server keeps no exchange it does not need to show)."""
     tokens: Dict[str, Dict[str, Any]] = state.setdefault("tokens", {})
-    used = _bearer(exchange)
-    if used is not None and used in tokens:
-        tokens[used]["uses"].append(exchange)
+    used = tokens.get(_bearer(exchange) or "")
+    if used is not None:
+        used["uses"] += 1
+        if len(used["shown"]) < 3:
+            used["shown"].append(exchange)
+        kind, name = exchange.entry.kind, exchange.entry.repository
+        if name is not None:
+            action = "push" if kind in _PUSH else "delete" if kind in _DELETE else "pull"
+            state.setdefault("done", {}).setdefault((used["exchange"].client, name), set()).add(action)
     issued = _issued(exchange)
     if issued is not None:
+        if len(tokens) > 1000:  # forget expired tokens; a request bearing one is refused anyway
+            for stale in [t for t, v in tokens.items() if v["expires"] <= exchange.entry.time]:
+                del tokens[stale]
         tokens[issued["token"]] = issued
+        for resource, name, actions in issued["scope"]:
+            if resource == "repository":
+                wanted = state.setdefault("asked", {}).setdefault((exchange.client, name),
+                                                                  {"actions": set(), "first": exchange})
+                wanted["actions"].update(actions)
     return issued
 
 
@@ -119,14 +135,17 @@ def tokens_reused(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
     if issued is None:
         return []
     latest: Dict[Any, Dict[str, Any]] = state.setdefault("latest", {})
+    now = exchange.entry.time
+    if len(latest) > 1000:  # a long-running server: forget tokens that have expired
+        for stale in [k for k, v in latest.items() if v["expires"] <= now]:
+            del latest[stale]
     key = (exchange.connection, issued["account"], issued["scope"])
     previous = latest.get(key)
     latest[key] = issued
-    now = exchange.entry.time
-    if previous is not None and previous["expires"] > now and len(previous["uses"]) <= 1:
+    if previous is not None and previous["expires"] > now and previous["uses"] <= 1:
         return [(f"fetched a new token for {_scope_text(issued['scope'])} while the previous one (valid "
-                 f"{previous['expires'] - now:.0f} s more) had been used {len(previous['uses'])} time(s)",
-                 [previous["exchange"], *previous["uses"], exchange])]
+                 f"{previous['expires'] - now:.0f} s more) had been used {previous['uses']} time(s)",
+                 [previous["exchange"], *previous["shown"], exchange])]
     return []
 
 
@@ -137,19 +156,8 @@ def scope_tracker(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
 
 def scopes_wider_than_used(state: Dict[str, Any]) -> List[Finding]:
     """Per client and repository: push/delete asked for (in any token) but never done with a token."""
-    asked: Dict[Tuple[str, str], Dict[str, Any]] = {}
-    done: Dict[Tuple[str, str], set] = {}
-    for issued in state.get("tokens", {}).values():
-        client = issued["exchange"].client
-        for resource, name, actions in issued["scope"]:
-            if resource == "repository":
-                wanted = asked.setdefault((client, name), {"actions": set(), "first": issued["exchange"]})
-                wanted["actions"].update(actions)
-        for use in issued["uses"]:
-            kind, name = use.entry.kind, use.entry.repository
-            if name is not None:
-                action = "push" if kind in _PUSH else "delete" if kind in _DELETE else "pull"
-                done.setdefault((client, name), set()).add(action)
+    asked: Dict[Tuple[str, str], Dict[str, Any]] = state.get("asked", {})
+    done: Dict[Tuple[str, str], set] = state.get("done", {})
     findings: List[Finding] = []
     for (client, name), wanted in asked.items():
         used = done.get((client, name))
