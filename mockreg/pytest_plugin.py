@@ -237,9 +237,12 @@ class _ClientCheckTally:
         self.tally: Dict[Tuple[str, str, str], List[str]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        found = dict(report.user_properties).get("mockreg_client_checks") if report.when == "call" else None
-        for rule in found or ():
-            self.tally.setdefault(tuple(rule), []).append(report.nodeid)  # type: ignore[arg-type]
+        if report.when != "call":
+            return
+        for name, found in report.user_properties:
+            if name == "mockreg_client_checks":
+                for rule_id, rule_name, level in found:  # type: ignore[attr-defined]
+                    self.tally.setdefault((rule_id, rule_name, level), []).append(report.nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.tally:

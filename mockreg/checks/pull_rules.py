@@ -70,7 +70,7 @@ def verify_pulled(exchange: Exchange, state: Dict[str, Any]) -> List[Finding]:
             damaged.pop(entry.digest, None)  # fetched again: the client noticed
     elif damaged and entry.kind in ("manifest-put", "blob-upload-start", "blob-upload-put"):
         used = set(_references(exchange)) if entry.kind == "manifest-put" else {
-            entry.arg("digest"), entry.arg("mount")}
+            d for d in (entry.arg("digest"), entry.arg("mount")) if d is not None}
         for digest in sorted(used & set(damaged)):
             findings.append((f"{digest} was served corrupted (a fault rule) and the client went on to push "
                              f"content built on it without fetching it again", [damaged.pop(digest), exchange]))
@@ -149,7 +149,7 @@ def _expected_descriptors(exchange: Exchange, state: Dict[str, Any]) -> Optional
         return None
     pushed: Dict[str, Dict[str, Any]] = state.setdefault(exchange.client, {})
     if isinstance(body.get("subject"), dict) and entry.digest:
-        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        config: Dict[str, Any] = body["config"] if isinstance(body.get("config"), dict) else {}
         pushed[entry.digest] = {"artifactType": body.get("artifactType") or config.get("mediaType"),
                                 "annotations": body.get("annotations") or {}, "exchange": exchange}
     tag = entry.tag

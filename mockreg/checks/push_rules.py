@@ -255,7 +255,8 @@ RULES = [
          "chunk, except for the final chunk, SHOULD be greater or equal to that value.",
          DIST_SPEC + "#pushing-a-blob-in-chunks",
          "A registry announces a minimum chunk size when its storage needs one (object stores with a minimum "
-         "multipart part size); smaller chunks are refused or slow there. A chunk is judged once another chunk follows it.",
+         "multipart part size); smaller chunks are refused or slow there. A chunk is judged once another "
+         "chunk follows it.",
          chunk_min_length, scope="upload", kinds=_UPLOADS, settings={"chunk_min_length": 4}),
     Rule("OCI-C009", "closing-put-has-digest", MUST,
          "The closing `PUT` request MUST include the `<digest>` of the whole blob (not the final chunk) as a "
@@ -288,6 +289,7 @@ RULES = [
          DIST_SPEC + "#cancel-a-blob-upload",
          "An upload session that is neither closed with PUT (\"the session MUST be closed with a `PUT` "
          "request\") nor cancelled with DELETE holds registry resources until it times out; this includes a "
-         "monolithic POST answered 202, after which \"clients SHOULD proceed with a subsequent PUT request\". Judged at the end of the run (test, server shutdown or `violations()`).",
+         "monolithic POST answered 202, after which \"clients SHOULD proceed with a subsequent PUT request\". "
+         "Judged at the end of the run (test, server shutdown or `violations()`).",
          uploads_closed, finish=uploads_left_open, scope="upload", kinds=_UPLOADS),
 ]

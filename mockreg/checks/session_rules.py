@@ -35,10 +35,10 @@ def retry_after_honoured(exchange: Exchange, state: Dict[str, Any]) -> List[Find
     entry = exchange.entry
     key = (exchange.client, entry.method, entry.path)
     findings: List[Finding] = []
-    refused = state.get(key)
+    waiting: Dict[Tuple[str, str, str], Tuple[float, Exchange]] = state.setdefault("waiting", {})
+    refused = waiting.pop(key, None)
     if refused is not None:
         deadline, answer = refused
-        del state[key]
         if entry.time < deadline:
             findings.append((f"retried {entry.time - answer.entry.time:.3g} s after a {answer.entry.status} whose "
                              f"Retry-After asked for {answer.entry.header('Retry-After')} s (registry clock)",
@@ -46,7 +46,7 @@ def retry_after_honoured(exchange: Exchange, state: Dict[str, Any]) -> List[Find
     if entry.status in (429, 503):
         delay = _retry_delay(entry.header("Retry-After"), entry.time)
         if delay is not None and delay > 0:
-            state[key] = (entry.time + delay, exchange)
+            waiting[key] = (entry.time + delay, exchange)
     return findings
 
 
@@ -92,7 +92,8 @@ def _issued(exchange: Exchange) -> Optional[Dict[str, Any]]:
     token = answer.get("access_token") or answer.get("token")
     if not isinstance(token, str):
         return None
-    ttl = answer.get("expires_in") if isinstance(answer.get("expires_in"), int) else _DEFAULT_TTL
+    expires_in = answer.get("expires_in")
+    ttl = expires_in if isinstance(expires_in, int) else _DEFAULT_TTL
     return {"token": token, "scope": _requested(exchange, token), "expires": entry.time + ttl, "uses": 0,
             "shown": [], "exchange": exchange, "account": _account(exchange)}
 
