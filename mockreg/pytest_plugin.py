@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockreg_client_checks", "grade clients against the spec's client rules: off (default), must, "
                   "should or interop fails tests at that level and stricter; lower levels are warnings "
                   "(docs/client-checks.md)", default="off")
+    parser.addini("mockreg_client_checks_ignore", "client rules not to run, by id (e.g. OCI-C013 OCI-C019)",
+                  type="args", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "mockreg(scenario=None, **settings): load a scenario file into the test's registry "
         "and/or change settings, e.g. @pytest.mark.mockreg(scenario='fixtures/quickstart.yaml', "
-        "referrers=False); client_checks='must' grades the client (docs/client-checks.md); see docs/fixtures.md")
+        "referrers=False); client_checks='must' grades the client, client_checks_ignore=[ids] skips rules (docs/client-checks.md); see docs/fixtures.md")
 
 
 # -- the test's registry ------------------------------------------------------------------------
@@ -75,7 +77,8 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg takes one scenario file and settings by name",
                         pytrace=False)
         path = marker.args[0] if marker.args else marker.kwargs.get("scenario")
-        settings = {k: v for k, v in marker.kwargs.items() if k not in ("scenario", "client_checks")}
+        settings = {k: v for k, v in marker.kwargs.items()
+                    if k not in ("scenario", "client_checks", "client_checks_ignore")}
         try:
             if path is not None:
                 closest = _scenario(node, path)
@@ -88,22 +91,25 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
 
 
 def _start_client_checks(node: pytest.Item, registry: Registry) -> None:
-    """Client checks per the closest `client_checks=` marker option, else the ini option."""
+    """Client checks per the closest `client_checks=` / `client_checks_ignore=` marker options, else
+    the ini options."""
     setting: Any = node.config.getini("mockreg_client_checks")
+    ignore: Any = node.config.getini("mockreg_client_checks_ignore")
     where = "ini option mockreg_client_checks"
-    for marker in node.iter_markers("mockreg"):
+    for marker in reversed(list(node.iter_markers("mockreg"))):  # farthest first: the closest wins
         if "client_checks" in marker.kwargs:
             setting, where = marker.kwargs["client_checks"], f"{node.nodeid}: @pytest.mark.mockreg"
-            break
+        ignore = marker.kwargs.get("client_checks_ignore", ignore)
     if str(setting).lower() == "off":
         return
     from .checks.pytest_support import level_of
     try:
         level = level_of(setting, where)
+        if level is not None:
+            journal_of(registry).check_clients(ignore=[ignore] if isinstance(ignore, str) else ignore)
     except ValueError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(f"{where}: {exc}" if "client_checks" not in str(exc) else str(exc), pytrace=False)
     if level is not None:
-        journal_of(registry).check_clients()
         node.stash[_CHECKS_LEVEL] = level
 
 

@@ -270,3 +270,32 @@ def test_docs_requests_and_httpx_examples_break_only_the_expected_rules(pytester
         result.stdout.str() else ""
     assert sorted(set(re.findall(r"^(OCI-C\d+) ", summary, flags=re.M))) == DOCS_EXPECTED.get(name, []), \
         result.stdout.str()
+
+
+IGNORING_TEST = PLUGIN_TEST + '''
+@pytest.mark.mockreg(client_checks="must", client_checks_ignore=["OCI-C001"])
+def test_must_ignored(mockreg_server):
+    bad_manifest_put(call_on(mockreg_server.url))
+'''
+
+
+def test_rules_are_ignored_by_id_from_ini_or_marker(pytester, run):
+    pytester.makeini("[pytest]\nmockreg_client_checks = must\nmockreg_client_checks_ignore = OCI-C004\n")
+    pytester.makepyfile(IGNORING_TEST.replace("OCI_MANIFEST", repr(OCI_MANIFEST)))
+    result = run("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=2)  # test_must and test_off_by_default fail; C004 is ignored
+    assert "ClientCheckWarning" not in result.stdout.str()
+    pytester.makeini("[pytest]\nmockreg_client_checks = must\nmockreg_client_checks_ignore = OCI-C999\n")
+    result = run("-p", "no:cacheprovider", "-k", "off_by_default")
+    result.stdout.fnmatch_lines(["*ini option mockreg_client_checks: unknown client rule(s) OCI-C999*"])
+
+
+def test_serve_ignores_rules_by_id_and_refuses_unknown_ones(tmp_path, capsys):
+    from mockreg.cli import main
+    assert main(["serve", "--check-clients", "--ignore-client-rule", "OCI-C999"]) == 2
+    assert "unknown client rule(s) OCI-C999" in capsys.readouterr().err
+    assert main(["serve", "--ignore-client-rule", "OCI-C001"]) == 2
+    assert "--ignore-client-rule goes with --check-clients" in capsys.readouterr().err
+    serve_in_process(tmp_path / "ready", ["--check-clients", "--ignore-client-rule", "OCI-C001", "--quiet"],
+                     lambda url: bad_manifest_put(lambda m, p, b, h: requests.request(m, url + p, data=b, headers=h)))
+    assert "client checks: no violations" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 from ..journal import attach
 from ..registry import Registry
+from .common import CommandError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,11 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grade clients against the spec's client rules: log each violation, summarise at "
                              "shutdown, list them at GET /_mockreg/client-checks with --control-api "
                              "(docs/client-checks.md)")
+    parser.add_argument("--ignore-client-rule", action="append", default=[], metavar="ID",
+                        help="with --check-clients, do not run this rule; repeatable (e.g. --ignore-client-rule "
+                             "OCI-C013)")
 
 
 def install(registry: Registry, args: argparse.Namespace, say: Callable[..., None]) -> Optional[Any]:
     """Turn checks on when asked; each violation becomes a warning line (text or JSON)."""
     if not args.check_clients:
+        if args.ignore_client_rule:
+            raise CommandError("--ignore-client-rule goes with --check-clients")
         return None
 
     def log(violation: Any) -> None:
@@ -30,7 +36,10 @@ def install(registry: Registry, args: argparse.Namespace, say: Callable[..., Non
         say(f"client check {violation.rule.id} {violation.rule.name} ({violation.level}): {violation.message} "
             f"[{'; '.join(violation.requests)}]", level="warning", **fields)
 
-    return attach(registry).check_clients(on_violation=log)
+    try:
+        return attach(registry).check_clients(ignore=args.ignore_client_rule, on_violation=log)
+    except ValueError as exc:
+        raise CommandError(f"--ignore-client-rule: {exc}") from None
 
 
 def summarise(checks: Optional[Any], say: Callable[..., None]) -> None:
