@@ -299,3 +299,24 @@ def test_serve_ignores_rules_by_id_and_refuses_unknown_ones(tmp_path, capsys):
     serve_in_process(tmp_path / "ready", ["--check-clients", "--ignore-client-rule", "OCI-C001", "--quiet"],
                      lambda url: bad_manifest_put(lambda m, p, b, h: requests.request(m, url + p, data=b, headers=h)))
     assert "client checks: no violations" in capsys.readouterr().err
+
+
+def test_a_manifest_put_refused_before_its_body_is_read_is_still_judged(mockreg, mockreg_requests, mockreg_journal):
+    """A strict setting or layer may answer 400 without reading the body; the rule still sees it."""
+    from mockreg.errors import RegistryError
+    from mockreg.layers import Layer
+
+    class RefuseManifestPuts(Layer):
+        order = 5
+
+        def before(self, registry, request, match):
+            if match is not None and match.kind == "manifest-put":
+                raise RegistryError("MANIFEST_INVALID", "refused before reading")
+            return None
+
+    mockreg_journal.check_clients()
+    mockreg.install_layer(RefuseManifestPuts())
+    answer = bad_manifest_put(lambda m, p, body, headers: requests.request(
+        m, mockreg_requests.url + p, data=body, headers=headers))
+    assert answer.status_code == 400
+    assert [v.rule.id for v in mockreg_journal.violations("MUST")] == ["OCI-C001"]

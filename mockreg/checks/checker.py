@@ -58,7 +58,8 @@ class ClientChecks:
         keep_answer = (entry.status >= 400 or entry.kind == "token") and isinstance(response.body, bytes)
         exchange = Exchange(
             entry, f"{address} {environ.get('HTTP_USER_AGENT') or '-'}", f"{address}:{environ.get('REMOTE_PORT', '-')}",
-            _copied(environ.get(_BODY_KEY)), response.body if keep_answer else None,  # type: ignore[arg-type]
+            _copied(environ.get(_BODY_KEY), request),
+            response.body if keep_answer else None,  # type: ignore[arg-type]
             any(getattr(rule, "corrupt", False) for rule in faults),
             {name: environ[key] for name, key in _EXTRA_HEADERS if key in environ})
         new: List[Violation] = []
@@ -136,8 +137,20 @@ class _CopyingInput:
         return line
 
 
-def _copied(captured: Optional[_CopyingInput]) -> Optional[bytes]:
-    return bytes(captured.data) if captured is not None and not captured.overflowed else None
+def _copied(captured: Optional[_CopyingInput], request: Request) -> Optional[bytes]:
+    """The body of a manifest PUT. A request answered before its body was read (a layer or a strict
+    setting refused it first) is read to its end here, within the limit, so it can still be judged."""
+    if captured is None or captured.overflowed:
+        return None
+    try:
+        length = request.content_length
+    except Exception:  # a malformed Content-Length was answered already; nothing to judge
+        return None
+    if length is None:
+        captured.read(_BODY_LIMIT + 1 - len(captured.data))
+    elif len(captured.data) < length <= _BODY_LIMIT:
+        captured.read(length - len(captured.data))
+    return None if captured.overflowed else bytes(captured.data)
 
 
 def _violations(rule: Rule, findings: List[Finding]) -> List[Violation]:
