@@ -45,8 +45,8 @@ class ClientChecks:
 
     # -- the request path (only while checks are on) -------------------------------------------
     def capture(self, request: Request, kind: Optional[str]) -> None:
-        """Keep a copy of what the handler reads of a manifest PUT's body (several rules read it),
-        without reading anything the handler would not."""
+        """Keep a copy of a manifest PUT's body (several rules read it) as the handler reads it; what
+        the handler left unread is read after the answer (see `_copied`)."""
         if kind == "manifest-put":
             environ = request.environ
             environ["wsgi.input"] = environ[_BODY_KEY] = _CopyingInput(environ["wsgi.input"])
