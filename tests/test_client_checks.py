@@ -323,3 +323,15 @@ def test_a_manifest_put_refused_before_its_body_is_read_is_still_judged(mockreg,
         m, mockreg_requests.url + p, data=body, headers=headers))
     assert answer.status_code == 400
     assert [v.rule.id for v in mockreg_journal.violations("MUST")] == ["OCI-C001"]
+
+
+def test_the_cost_benchmark_runs(capsys):
+    """benchmarks/client_checks.py (numbers in the closing note) works; no timing is asserted."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import client_checks
+    finally:
+        sys.path.remove(str(ROOT))
+    assert client_checks.main(["--rounds", "1", "--count", "50"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["no journal", "journal, checks off", "journal, checks on"]
