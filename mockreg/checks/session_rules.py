@@ -196,8 +196,8 @@ RULES = [
          "connection for every request is not judged.",
          tokens_reused, scope="client"),
     Rule("OCI-C014", "token-scope-no-wider-than-used", INTEROP,
-         "scope: The resource in question, formatted as one of the space-delimited entries from the scope "
-         "parameters from the WWW-Authenticate header shown above.", TOKEN_SPEC + "#requesting-a-token",
+         "The resource in question, formatted as one of the space-delimited entries from the `scope` parameters "
+         "from the `WWW-Authenticate` header shown above.", TOKEN_SPEC + "#requesting-a-token",
          "A client asks the token service for the scope the registry's challenge named. Asking for "
          "`push`, `delete` or `*` on a repository and then only pulling from it with that token gets the "
          "client refused where the account may only pull (read-only accounts, other people's public "
