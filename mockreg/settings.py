@@ -38,6 +38,9 @@ class Settings:
     rate_limit_windows: int = 10000  # windows (clients, users or repositories) kept per rate limit; 0: no bound
     tag_history_limit: int = 1000  # moves kept per tag, and deleted tags' histories per repository; 0: no bound
     manifest_content_type_check: bool = True  # a manifest PUT's Content-Type must be its mediaType (else 400)
+    # Client checks (issue 13, docs/client-checks.md): upload Locations carry an opaque `_state`
+    # query, as the reference registry's do, so a client that rebuilds the URL shows (OCI-C006).
+    upload_location_state: bool = False
 
     @classmethod
     def names(cls) -> list:
