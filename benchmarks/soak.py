@@ -323,7 +323,8 @@ def report(result: Dict[str, Any]) -> str:
         f"soak: {result['requests']:,} requests in {result['seconds']} s ({result['requests_per_second']:,}/s, "
         f"{result['workers']} client processes, seed {result['seed']})",
         f"  server RSS: start {result['rss_start'] / mib:.1f} MiB, after warm-up {result['rss_at_warmup'] / mib:.1f} "
-        f"MiB, peak after warm-up {result['rss_peak_after_warmup'] / mib:.1f} MiB, end {result['rss_end'] / mib:.1f} MiB",
+        f"MiB, peak after warm-up {result['rss_peak_after_warmup'] / mib:.1f} MiB, "
+        f"end {result['rss_end'] / mib:.1f} MiB",
         f"  growth after warm-up: {result['growth_after_warmup'] / mib:.1f} MiB; the store can hold at most "
         f"{result['store_bound'] / mib:.1f} MiB; it held at the end: {result['store_held_at_end']}",
         f"  second half of the run: RSS {result['rss_half_way'] / mib:.1f} -> {result['rss_end'] / mib:.1f} MiB "

@@ -1,6 +1,7 @@
 """Manifest fields the image-spec makes MUSTs are checked on push (issue 17's strictness review):
 descriptor media types (RFC 6838 names), digests of registered algorithms, urls, descriptor
-annotations, artifactType (and its presence with an empty config), sizes, and an index's platform objects. Sparse, so that only the field is judged."""
+annotations, artifactType (and its presence with an empty config), sizes, and an index's platform
+objects. Sparse, so that only the field is judged."""
 
 from __future__ import annotations
 
