@@ -15,7 +15,9 @@ import gzip
 import io
 import json
 import random
+import struct
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -190,14 +192,33 @@ def tar_layer(files: Mapping[str, Union[bytes, str]], compress: bool = False) ->
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for path in sorted(files):
-            data = files[path].encode() if isinstance(files[path], str) else files[path]
+            content = files[path]
+            data = content.encode() if isinstance(content, str) else content
             info = tarfile.TarInfo(path.lstrip("/"))
+            # Every header field set explicitly: owner, group and type must not depend on defaults.
             info.size, info.mode, info.mtime = len(data), 0o644, 0
-            archive.addfile(info, io.BytesIO(data))  # type: ignore[arg-type]
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.type = tarfile.REGTYPE
+            archive.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
     if compress:
-        return Blob(gzip.compress(data, mtime=0), OCI_LAYER_GZIP)
+        return Blob(gzip_bytes(data), OCI_LAYER_GZIP)
     return Blob(data, OCI_LAYER)
+
+
+# gzip member header (RFC 1952 §2.3): magic, CM=deflate, no flags, MTIME=0, XFL=2 (maximum
+# compression), OS=255 (unknown). `gzip.compress` writes OS=3 on 3.11/3.12 and 255 on 3.9/3.10/3.13
+# (gh-112346), so the same layer would get another digest on another Python: mockreg writes the
+# header itself. These bytes equal what `gzip.compress(data, mtime=0)` gives on 3.9/3.10/3.13.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x02\xff"
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """`data` as one gzip member, byte-identical on every Python: fixed header, level 9 deflate."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY)
+    body = compressor.compress(data) + compressor.flush()
+    return _GZIP_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 # -- manifests ------------------------------------------------------------------------------
