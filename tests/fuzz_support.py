@@ -116,10 +116,14 @@ def fuzz_requests(draw: Any, sessions: Sequence[str] = (), authorizations: Seque
     path = template.format(name=draw(st.sampled_from(names)), reference=draw(st.sampled_from(TAGS + DIGESTS)),
                            digest=draw(st.sampled_from(DIGESTS)), session=session, tag=draw(st.sampled_from(TAGS)))
     query = draw(st.lists(st.tuples(st.sampled_from(QUERY_KEYS), st.sampled_from(QUERY_VALUES)), max_size=3))
+    # Valid credentials half the time they are sent: mixed into the 20 broken values they came up
+    # so rarely that whether any request got through depended on the hypothesis version.
+    authorization = st.one_of(st.sampled_from(authorizations), st.sampled_from(AUTHORIZATION)) if authorizations \
+        else st.sampled_from(AUTHORIZATION)
     headers = draw(st.fixed_dictionaries({}, optional={
         "Range": st.sampled_from(RANGES), "Content-Range": st.sampled_from(CONTENT_RANGES),
         "Content-Type": st.sampled_from(CONTENT_TYPES), "Accept": st.sampled_from(ACCEPTS),
-        "Authorization": st.sampled_from(list(authorizations) + AUTHORIZATION), "If-Match": st.sampled_from(['"x"', "*", "W/\"y\""]),
+        "Authorization": authorization, "If-Match": st.sampled_from(['"x"', "*", "W/\"y\""]),
         "If-None-Match": st.sampled_from(['"x"', "*"]),
     }))
     body = draw(st.sampled_from(BODIES))

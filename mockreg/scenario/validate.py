@@ -57,7 +57,7 @@ def _check(value: Any, rule: Dict[str, Any], where: KeyPath, root: Dict[str, Any
         if not any(_is(value, kind) for kind in kinds):
             raise SchemaViolation(where, f"expected {_describe(rule)}, found {_found(value)}")
     if "const" in rule and not _json_equal(value, rule["const"]):
-        raise SchemaViolation(where, f"expected {rule['const']!r}, found {_found(value)}")
+        raise SchemaViolation(where, f"expected {rule['const']!r}, found {_json_text(value)}")
     if "enum" in rule and not any(_json_equal(value, choice) for choice in rule["enum"]):
         hint = _did_you_mean(str(value), [str(v) for v in rule["enum"]])
         raise SchemaViolation(where, f"expected one of {', '.join(map(str, rule['enum']))}, found {value!r}{hint}")
@@ -118,6 +118,10 @@ def _check_one_of(value: Any, rule: Dict[str, Any], where: KeyPath, root: Dict[s
     raise SchemaViolation(where, f"expected {rule.get('description', 'a mapping')}, found {_found(value)}")
 
 
+def _json_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
 def _json_equal(value: Any, expected: Any) -> bool:
     """Equality as JSON Schema means it: `true` is not `1` (Python's True == 1 is), 1 equals 1.0."""
     if isinstance(value, bool) or isinstance(expected, bool):
@@ -145,8 +149,6 @@ def _describe(rule: Dict[str, Any]) -> str:
 
 
 def _found(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
     names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing (null)",
              int: "the number", float: "the number"}
     for kind, name in names.items():
