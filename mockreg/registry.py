@@ -22,6 +22,7 @@ from .ratelimit import RateLimit
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
 from .http import Request, Response, error_response, json_response
+from .httpdate import date_header
 from .layers import Layer
 from .routes import Match, Router
 from .settings import Settings, coerce
@@ -155,6 +156,7 @@ class Registry:
             response = layer.after(self, request, match, response)
         headers = response.headers
         headers.append(_API_VERSION)
+        headers.append(date_header())
         start_response(_REASONS.get(response.status, str(response.status)), headers)
         body = response.body
         if request.method == "HEAD":

@@ -18,6 +18,8 @@ import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import unquote
 
+from .httpdate import date_header
+
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Responses up to this size go out in one write together with their headers.
@@ -293,14 +295,18 @@ class _Connection:
     def _write_response(self, environ: Dict[str, Any], status: str, headers: List[Tuple[str, str]],
                         result: Iterable[bytes]) -> None:
         head = [f"HTTP/1.1 {status}\r\n"]
-        has_length = False
+        has_length = has_date = False
         for key, value in headers:
             lowered = key.lower()
             if lowered == "content-length":
                 has_length = True
+            elif lowered == "date":
+                has_date = True
             elif lowered == "connection" and "close" in value.lower():
                 self.close = True
             head.append(f"{key}: {value}\r\n")
+        if not has_date:  # the Registry sends its own; any other WSGI app served here gets one too
+            head.append("Date: %s\r\n" % date_header()[1])
         code = int(status[:3])
         bodyless = environ["REQUEST_METHOD"] == "HEAD" or code < 200 or code in (204, 304)
         chunked = False
@@ -337,8 +343,8 @@ class _Connection:
     def _send_simple(self, status: str, text: str) -> None:
         self.linger = True
         body = (text + "\n").encode("latin-1", "replace")
-        self.sock.sendall(f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-                          "Connection: close\r\n\r\n".encode("latin-1") + body)
+        self.sock.sendall(f"HTTP/1.1 {status}\r\nDate: {date_header()[1]}\r\nContent-Type: text/plain\r\n"
+                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1") + body)
 
 
 def _no_write(data: bytes) -> None:
