@@ -277,7 +277,7 @@ class Benchmark:
                     self.results.add(inside, 1e6 * seconds)
                     for server in self.servers():
                         send = session.request if client == "requests" else live_httpx.request
-                        seconds = in_process.loop(lambda m, u: send(m, u, headers=headers), request.method,
+                        seconds = in_process.loop(lambda m, u, send=send: send(m, u, headers=headers), request.method,
                                                   f"http://{server.host_port}{request.path}", count)
                         self.results.add(live[server.name], 1e6 * seconds)
                 ratios = (Ratio(inside, live["mockreg"], "to mockreg loopback", "< 1"),)

@@ -63,7 +63,7 @@ class Descriptor:
             document["platform"] = dict(self.platform)
         return document
 
-    def bare(self) -> "Descriptor":
+    def bare(self) -> Descriptor:
         """Only media type, digest and size: the form a `subject` field takes."""
         return Descriptor(self.media_type, self.digest, self.size)
 
@@ -132,7 +132,7 @@ class Index(_ManifestBytes):
 
     manifest: bytes = field(repr=False)
     media_type: str
-    manifests: Tuple[Union[Image, "Index", Descriptor], ...]
+    manifests: Tuple[Union[Image, Index, Descriptor], ...]
     artifact_type: Optional[str] = None
     digest: str = field(init=False)
 
@@ -294,7 +294,7 @@ def build_multiplatform(platforms: Sequence[str] = DEFAULT_PLATFORMS, layers: Se
 
 
 # -- pushing --------------------------------------------------------------------------------
-def push(registry: "Registry", repository: str, content: Content, tags: Union[str, Sequence[str]] = ()) -> Content:
+def push(registry: Registry, repository: str, content: Content, tags: Union[str, Sequence[str]] = ()) -> Content:
     """Store `content` and everything it references in `repository`; tag the top manifest."""
     if isinstance(content, Blob):
         registry.push_blob(repository, content.data)
@@ -310,7 +310,7 @@ def push(registry: "Registry", repository: str, content: Content, tags: Union[st
     return content
 
 
-def push_image(registry: "Registry", reference: str, layers: Sequence[LayerSpec] = (1024,), **options: Any) -> Image:
+def push_image(registry: Registry, reference: str, layers: Sequence[LayerSpec] = (1024,), **options: Any) -> Image:
     """Build an image (see `build_image` for `options`) and push it to "repo[:tag]"."""
     repository, tags = split_reference(reference)
     image = build_image(layers, **options)
@@ -318,7 +318,7 @@ def push_image(registry: "Registry", reference: str, layers: Sequence[LayerSpec]
     return image
 
 
-def push_index(registry: "Registry", reference: str, platforms: Sequence[str] = DEFAULT_PLATFORMS,
+def push_index(registry: Registry, reference: str, platforms: Sequence[str] = DEFAULT_PLATFORMS,
                layers: Sequence[LayerSpec] = (1024,), **options: Any) -> Index:
     """Build a multi-platform index (see `build_multiplatform`) and push it to "repo[:tag]"."""
     repository, tags = split_reference(reference)
@@ -327,7 +327,7 @@ def push_index(registry: "Registry", reference: str, platforms: Sequence[str] = 
     return index
 
 
-def push_artifact(registry: "Registry", reference: str, artifact_type: str, blobs: Sequence[LayerSpec] = (), *,
+def push_artifact(registry: Registry, reference: str, artifact_type: str, blobs: Sequence[LayerSpec] = (), *,
                   subject: Union[SubjectSpec, str, None] = None, fallback_tag: Optional[bool] = None,
                   **options: Any) -> Image:
     """Build an artifact (see `build_artifact`) and push it to "repo[:tag]".
@@ -347,7 +347,7 @@ def push_artifact(registry: "Registry", reference: str, artifact_type: str, blob
     return artifact
 
 
-def add_to_referrers_tag(registry: "Registry", repository: str, referrer: Union[Image, Index]) -> Index:
+def add_to_referrers_tag(registry: Registry, repository: str, referrer: Union[Image, Index]) -> Index:
     """Add `referrer` to the index its subject's fallback tag (`sha256-<hex>`) points at."""
     subject = json.loads(referrer.manifest).get("subject")
     if not subject:

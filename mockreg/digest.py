@@ -14,7 +14,7 @@ _ENCODED_FORM = {
     "sha256": re.compile(r"^[a-f0-9]{64}$"),
     "sha512": re.compile(r"^[a-f0-9]{128}$"),
 }
-_HASHERS: Dict[str, Callable[..., "hashlib._Hash"]] = {
+_HASHERS: Dict[str, Callable[..., hashlib._Hash]] = {
     "sha256": hashlib.sha256,
     "sha512": hashlib.sha512,
 }
@@ -46,7 +46,7 @@ def parse(digest: str, algorithms: frozenset = frozenset(_HASHERS)) -> str:
     return algorithm
 
 
-def new_hasher(algorithm: str) -> "hashlib._Hash":
+def new_hasher(algorithm: str) -> hashlib._Hash:
     return _hasher(algorithm)()
 
 
@@ -55,7 +55,7 @@ def of(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{_hasher(algorithm)(data).hexdigest()}"
 
 
-def _hasher(algorithm: str) -> Callable[..., "hashlib._Hash"]:
+def _hasher(algorithm: str) -> Callable[..., hashlib._Hash]:
     try:
         return _HASHERS[algorithm]
     except KeyError:

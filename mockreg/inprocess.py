@@ -76,7 +76,7 @@ class RequestsRouter:
         self._allowed.append(prefix)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "RequestsRouter":
+    def start(self) -> RequestsRouter:
         if self._patcher is None:
             original = requests.Session.get_adapter
             self._patcher = mock.patch.object(requests.Session, "get_adapter", self._adapter_for(original))
@@ -88,7 +88,7 @@ class RequestsRouter:
             self._patcher.stop()
             self._patcher = None
 
-    def __enter__(self) -> "RequestsRouter":
+    def __enter__(self) -> RequestsRouter:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -56,7 +56,7 @@ class RateLimit:
         optional_str(self.name, f"{what} name")
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "RateLimit":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> RateLimit:
         return from_mapping(cls, mapping, "rate limit")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -85,7 +85,7 @@ class RateLimitLayer(Layer):
 
     order = 20
 
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._limits: Dict[str, RateLimit] = {}
         # limit id -> key -> (window start, requests counted)
@@ -123,7 +123,7 @@ class RateLimitLayer(Layer):
         with self._lock:
             return dict(self._limits)
 
-    def before(self, registry: "Registry", request: Request, match: Optional[Match]) -> Optional[Response]:
+    def before(self, registry: Registry, request: Request, match: Optional[Match]) -> Optional[Response]:
         if not self._limits:
             return None
         now = registry.clock()
@@ -149,7 +149,7 @@ class RateLimitLayer(Layer):
             request.environ["mockreg.ratelimit"] = min(shown, key=lambda item: item[2])
         return None
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         shown = request.environ.get("mockreg.ratelimit")
         if shown is not None:
@@ -165,11 +165,11 @@ def _headers(limit: RateLimit, key: str, remaining: int) -> List[Tuple[str, str]
             ("docker-ratelimit-source", key)]
 
 
-def find(registry: "Registry") -> Optional[RateLimitLayer]:
+def find(registry: Registry) -> Optional[RateLimitLayer]:
     return next((layer for layer in registry.layers if isinstance(layer, RateLimitLayer)), None)
 
 
-def layer_of(registry: "Registry") -> RateLimitLayer:
+def layer_of(registry: Registry) -> RateLimitLayer:
     """The registry's rate-limit layer, installed on first use."""
     layer = find(registry)
     if layer is None:

@@ -10,23 +10,23 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
+from . import control, faults, ratelimit, reference
 from . import digest as digests
 from . import manifests as manifest_types
-from . import control, faults, ratelimit, reference
 from .auth import layer as auth_layer
 from .auth.config import AuthConfig
 from .auth.layer import AuthLayer
 from .clock import Clock
-from .faults import FaultRule
-from .ratelimit import RateLimit
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
+from .faults import FaultRule
 from .http import Request, Response, error_response, json_response
 from .httpdate import date_header
 from .layers import Layer
+from .ratelimit import RateLimit
 from .routes import Match, Router
 from .settings import Settings, coerce
-from .store import StoredManifest, Store
+from .store import Store, StoredManifest
 
 _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 _API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")

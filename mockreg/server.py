@@ -116,7 +116,7 @@ class _BadRequest(Exception):
 class _Connection:
     """One client connection: reads requests one after another, answers each through the app."""
 
-    def __init__(self, server: "LiveServer", sock: socket.socket, address: Any) -> None:
+    def __init__(self, server: LiveServer, sock: socket.socket, address: Any) -> None:
         self.server = server
         self.sock = sock
         self.address = address
@@ -306,7 +306,7 @@ class _Connection:
                 self.close = True
             head.append(f"{key}: {value}\r\n")
         if not has_date:  # the Registry sends its own; any other WSGI app served here gets one too
-            head.append("Date: %s\r\n" % date_header()[1])
+            head.append(f"Date: {date_header()[1]}\r\n")
         code = int(status[:3])
         bodyless = environ["REQUEST_METHOD"] == "HEAD" or code < 200 or code in (204, 304)
         chunked = False
@@ -391,7 +391,7 @@ class LiveServer:
     def url(self) -> str:
         return f"{self.scheme}://{self.host_port}"
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread = threading.Thread(target=self.serve_forever, name=f"mockreg-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -454,7 +454,7 @@ class LiveServer:
             self._thread = None
         self.close()
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -39,7 +39,7 @@ class Settings:
     def names(cls) -> list:
         return [f.name for f in fields(cls)]
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` applied; unknown names or wrong types raise ValueError."""
         return dataclasses.replace(self, **coerce(changes))
 

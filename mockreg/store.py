@@ -297,7 +297,7 @@ class Store:
         with self.lock:
             self.uploads.pop(session.id, None)
 
-    def absorb(self, staged: "Store") -> None:
+    def absorb(self, staged: Store) -> None:
         """Take over everything a staging store holds, in one step under the lock.
 
         Loaders (scenario files, image layouts) fill a private Store first so that a failure

@@ -15,9 +15,9 @@ import tarfile
 import zlib
 
 import pytest
+from shipped_digests import FIXTURES, RECORD, digests_of
 
 from mockreg.content import gzip_bytes, tar_layer
-from shipped_digests import FIXTURES, RECORD, digests_of
 
 RECORDED = json.loads(RECORD.read_text())
 

@@ -38,7 +38,7 @@ PARAMETERS = ("repository",) + IMAGE_PARAMETERS + ("n", "last")
 MEDIA_TYPE = "application/json"
 
 
-def search(request: Request, registry: "Registry") -> Response:
+def search(request: Request, registry: Registry) -> Response:
     unknown = sorted(key for key in request.query if key not in PARAMETERS)
     if unknown:
         raise RegistryError("UNSUPPORTED", {"unsupported": unknown, "supported": list(PARAMETERS)},

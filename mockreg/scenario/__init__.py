@@ -68,7 +68,7 @@ class Scenario:
             raise document.error(("settings",), "blobs marked `missing: true` need `sparse_manifests: true`")
 
     @classmethod
-    def load(cls, path: PathLike) -> "Scenario":
+    def load(cls, path: PathLike) -> Scenario:
         """Read, validate and build a scenario file; ScenarioError says what is wrong and where."""
         return cls(files.load(Path(path)))
 
@@ -100,7 +100,7 @@ class Scenario:
             return found.layers[position].digest
         raise KeyError(f"part must be config, layer or blob, not {part!r}")
 
-    def _split(self, reference: str) -> "tuple[str, str]":
+    def _split(self, reference: str) -> tuple[str, str]:
         for separator in ("@", ":"):
             repository, sep, label = reference.rpartition(separator)
             if sep and repository in self.repositories:
@@ -109,7 +109,7 @@ class Scenario:
                        f"({', '.join(sorted(self.repositories)) or 'none'})")
 
     # -- applying -----------------------------------------------------------------------
-    def apply(self, registry: "Registry") -> None:
+    def apply(self, registry: Registry) -> None:
         """Load everything into `registry`. On any error the registry is left exactly as it was."""
         from ..registry import Registry
 
@@ -145,14 +145,15 @@ class Scenario:
             for tag, label in plan.tags.items():
                 tags_of.setdefault(label, []).append(tag)
             for label, manifest in plan.manifests.items():
-                size = len(manifest.manifest) + (sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0)
+                blobs = sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0
+                size = len(manifest.manifest) + blobs
                 kind = "index" if isinstance(manifest, Index) else ("artifact" if manifest.artifact_type else "image")
                 rows.append({"repository": name, "name": label, "tags": sorted(tags_of.get(label, [])),
                              "kind": kind, "digest": manifest.digest, "size": size})
         return rows
 
 
-def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPlan) -> None:
+def _push_plan(document: files.Document, staging: Registry, plan: RepositoryPlan) -> None:
     # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
@@ -171,7 +172,7 @@ def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPl
             raise document.error(where, str(exc)) from None
 
 
-def _push_manifest(staging: "Registry", plan: RepositoryPlan, manifest: Union[Image, Index], pushed: set) -> None:
+def _push_manifest(staging: Registry, plan: RepositoryPlan, manifest: Union[Image, Index], pushed: set) -> None:
     if manifest.digest in pushed:
         return
     if isinstance(manifest, Image):
@@ -205,7 +206,8 @@ def _behaviour(document: files.Document) -> _Behaviour:
         else:
             extensions.append(_extension(document, spec, where))
     auth = _convert(document, ("auth",), AuthConfig.from_dict, data["auth"]) if "auth" in data else None
-    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
+    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule)
+              for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
     return _Behaviour(settings, extensions, builtins, auth, faults, limits)
@@ -266,7 +268,7 @@ def _canned(spec: Dict[str, Any]) -> Response:
                              ("Content-Length", str(len(body))), *headers], body)
 
 
-def load_into(registry: "Registry", path: PathLike) -> Scenario:
+def load_into(registry: Registry, path: PathLike) -> Scenario:
     """Load the scenario at `path` into `registry` and return it (for digest look-ups)."""
     scenario = Scenario.load(path)
     scenario.apply(registry)
