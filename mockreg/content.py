@@ -100,7 +100,8 @@ class _ManifestBytes:
 
     @property
     def json(self) -> Dict[str, Any]:
-        return json.loads(self.manifest)
+        document: Dict[str, Any] = json.loads(self.manifest)
+        return document
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable, Dict
+from typing import Callable, Dict, Union
 
 # algorithm ":" encoded, as in image-spec descriptor.md.
 DIGEST_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
@@ -50,7 +50,7 @@ def new_hasher(algorithm: str) -> hashlib._Hash:
     return _hasher(algorithm)()
 
 
-def of(data: bytes, algorithm: str = "sha256") -> str:
+def of(data: Union[bytes, bytearray, memoryview], algorithm: str = "sha256") -> str:
     """The digest of `data`; DigestError for an algorithm other than sha256 or sha512."""
     return f"{algorithm}:{_hasher(algorithm)(data).hexdigest()}"
 

@@ -68,7 +68,10 @@ class RequestsRouter:
             self._prefixes.append(prefix)
             pattern = re.compile(re.escape(prefix) + r"(?:[/?#].*)?\Z", re.IGNORECASE | re.DOTALL)
             for method in METHODS:
-                self.mock.add_callback(method, pattern, callback=self._call_app, content_type=None)
+                # A list of header pairs (so repeated headers survive): responses accepts it, though
+                # its annotation says Mapping.
+                self.mock.add_callback(method, pattern, callback=self._call_app,  # type: ignore[arg-type]
+                                       content_type=None)
         return prefix
 
     def allow(self, prefix: str) -> None:

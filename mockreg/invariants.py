@@ -109,9 +109,9 @@ def _check_manifests(name: str, repo: Repository, store: Store, allow_dangling: 
 def _check_referrers(name: str, repo: Repository, problems: List[str]) -> None:
     expected: Dict[str, Dict[str, object]] = {}
     for digest, manifest in repo.manifests.items():
-        subject = manifest.parsed.subject
-        if subject is not None:
-            expected.setdefault(subject.digest, {})[digest] = \
+        declared = manifest.parsed.subject
+        if declared is not None:
+            expected.setdefault(declared.digest, {})[digest] = \
                 manifest.parsed.referrer_descriptor(digest, len(manifest.body))
     for subject in sorted(set(expected) | set(repo.referrers)):
         indexed = repo.referrers.get(subject)

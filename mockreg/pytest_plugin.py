@@ -117,7 +117,7 @@ def _scenario(node: pytest.Item, path: Any) -> Scenario:
 def mockreg_scenario(request: pytest.FixtureRequest, mockreg: Registry) -> Scenario:
     """The scenario the test's `mockreg` marker loaded, to look digests up:
     `mockreg_scenario.digest("demo/app:1.0")`."""
-    scenario = request.node.stash.get(_SCENARIO, None)
+    scenario: Optional[Scenario] = request.node.stash.get(_SCENARIO, None)
     if scenario is None:
         pytest.fail(f"{request.node.nodeid}: mockreg_scenario needs @pytest.mark.mockreg(scenario=...)",
                     pytrace=False)
@@ -225,7 +225,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """A test that failed on its own still shows the registry's tracebacks (often the cause)."""
     outcome = yield
     registry = item.stash.get(_REGISTRY, None)

@@ -8,7 +8,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
 from . import control, faults, ratelimit, reference
 from . import digest as digests
@@ -73,7 +73,7 @@ class Registry:
 
     # -- configuration ------------------------------------------------------------------
     @property
-    def algorithms(self) -> frozenset:
+    def algorithms(self) -> FrozenSet[str]:
         return frozenset({"sha256", "sha512"}) if self.settings.sha512 else frozenset({"sha256"})
 
     def configure(self, **changes: Any) -> None:
@@ -176,7 +176,8 @@ class Registry:
                 return early
         if match is None:
             raise routing_error  # type: ignore[misc]
-        return match.handler(self, request, **match.params)
+        response: Response = match.handler(self, request, **match.params)
+        return response
 
     def _internal_error(self, exc: Exception) -> Response:
         with self._errors_lock:

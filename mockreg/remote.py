@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from . import digest as digests
@@ -155,7 +155,8 @@ class RemoteRegistry:
             return False
         return True
 
-    def push_blob(self, repository: str, digest: str, data: bytes, progress: Optional[Progress] = None) -> None:
+    def push_blob(self, repository: str, digest: str, data: Union[bytes, bytearray],
+                  progress: Optional[Progress] = None) -> None:
         """Upload a blob: one PUT up to the chunk size, PATCH chunks and a closing PUT beyond."""
         scope = _push(repository)
         started = self.request("POST", f"/v2/{repository}/blobs/uploads/", scope, (202,),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
 from . import manifests
 from .remote import Progress, RemoteRegistry
-from .store import StoredManifest
+from .store import BlobBytes, StoredManifest
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -39,7 +39,7 @@ class Transfer:
 @dataclass
 class _Repository:
     name: str
-    blobs: Dict[str, bytes]
+    blobs: Dict[str, BlobBytes]
     manifests: Dict[str, StoredManifest]
     tags: Dict[str, List[str]]  # digest -> its tags
 

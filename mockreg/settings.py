@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Settings:
     extensions: bool = True
 
     @classmethod
-    def names(cls) -> list:
+    def names(cls) -> List[str]:
         return [f.name for f in fields(cls)]
 
     def replace(self, **changes: Any) -> Settings:

@@ -169,7 +169,8 @@ class Store:
             )
             if not known and is_distributable(descriptor):
                 missing.append(descriptor.digest)
-            elif known and descriptor.digest in repo.blobs and len(self.blobs[descriptor.digest]) != descriptor.size:
+            elif known and repo is not None and descriptor.digest in repo.blobs \
+                    and len(self.blobs[descriptor.digest]) != descriptor.size:
                 raise RegistryError(
                     "MANIFEST_INVALID",
                     f"descriptor size {descriptor.size} differs from blob {descriptor.digest} "

@@ -93,7 +93,7 @@ class Extension:
         self.description = description or ""
         self.listed = True
         self._repositories: Optional[FrozenSet[str]] = None
-        self.repositories = repositories  # type: ignore[assignment]
+        self.repositories = repositories
         # Replaced, never mutated, so request threads iterate a stable mapping.
         self._endpoints: Dict[Tuple[str, str, str], Endpoint] = {}
 

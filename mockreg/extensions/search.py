@@ -54,8 +54,8 @@ def search(request: Request, registry: Registry) -> Response:
         for repository in store.repositories.values():
             if _matches(repository.name, repositories):
                 images.extend(_images(repository, request))
-    page, headers = paginate(request, images, key=lambda image: f"{image['repository']}@{image['digest']}")
-    return _json({"images": page}, headers)
+    found, headers = paginate(request, images, key=lambda image: f"{image['repository']}@{image['digest']}")
+    return _json({"images": found}, headers)
 
 
 def _images(repository: Repository, request: Request) -> List[Dict[str, Any]]:

@@ -11,6 +11,7 @@ from .common import check_digest, check_name, digest_header, method_disabled, wh
 
 if TYPE_CHECKING:
     from ..registry import Registry
+    from ..store import BlobBytes
 
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 # Responses are written in slices so that a Range is served without copying the whole blob.
@@ -78,7 +79,7 @@ def _unsatisfiable(total: int) -> RegistryError:
                          headers=[("Content-Range", f"bytes */{total}")])
 
 
-def _slices(data: bytes, start: int, end: int) -> Iterator[bytes]:
+def _slices(data: BlobBytes, start: int, end: int) -> Iterator[bytes]:
     if isinstance(data, bytes) and start == 0 and end == len(data):
         yield data
         return

@@ -13,7 +13,7 @@ import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Union
 
 from .. import content
 from ..auth.config import AuthConfig
@@ -157,7 +157,7 @@ def _push_plan(document: files.Document, staging: Registry, plan: RepositoryPlan
     # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
-    pushed = set()
+    pushed: Set[str] = set()
     for manifest in plan.manifests.values():
         _push_manifest(staging, plan, manifest, pushed)
     for label in plan.fallback:
@@ -165,14 +165,14 @@ def _push_plan(document: files.Document, staging: Registry, plan: RepositoryPlan
     for tag, label in plan.tags.items():
         manifest = plan.manifests[label]
         staging.push_manifest(plan.name, manifest.manifest, tag, media_type=manifest.media_type)
-    for path, tag, where in plan.layouts:
+    for path, layout_tag, where in plan.layouts:
         try:
-            import_layout(staging, path, plan.name, tag)
+            import_layout(staging, path, plan.name, layout_tag)
         except LayoutError as exc:
             raise document.error(where, str(exc)) from None
 
 
-def _push_manifest(staging: Registry, plan: RepositoryPlan, manifest: Union[Image, Index], pushed: set) -> None:
+def _push_manifest(staging: Registry, plan: RepositoryPlan, manifest: Union[Image, Index], pushed: Set[str]) -> None:
     if manifest.digest in pushed:
         return
     if isinstance(manifest, Image):
@@ -242,7 +242,8 @@ def _route_handler(document: files.Document, route: Dict[str, Any], where: Any) 
     if "handler" in route:
         module_name, _, function_name = route["handler"].partition(":")
         try:
-            return getattr(importlib.import_module(module_name), function_name)
+            handler: Callable[..., Any] = getattr(importlib.import_module(module_name), function_name)
+            return handler
         except (ImportError, AttributeError) as exc:
             raise document.error(where + ("handler",), f"cannot import {route['handler']!r}: {exc}") from None
     default = route.get("response", {})

@@ -14,11 +14,11 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple, Union
 
 from .errors import KeyPath
 
-_TYPES = {
+_TYPES: Dict[str, Union[type, Tuple[type, ...]]] = {
     "object": dict, "array": list, "string": str, "boolean": bool,
     "integer": int, "number": (int, float), "null": type(None),
 }
@@ -145,7 +145,7 @@ def _describe(rule: Dict[str, Any]) -> str:
         return rule["description"]
     expected = rule.get("type", "a value")
     kinds = expected if isinstance(expected, list) else [expected]
-    return " or ".join(_KIND_NAMES.get(kind, kind) for kind in kinds)
+    return " or ".join(_KIND_NAMES.get(kind, str(kind)) for kind in kinds)
 
 
 def _found(value: Any) -> str:
