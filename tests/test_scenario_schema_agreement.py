@@ -116,3 +116,16 @@ def test_version_must_be_the_number_one(value: Any, valid: bool) -> None:
     document = {"version": value}
     assert REFERENCE.is_valid(document) is valid
     assert _ours(document) is valid
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("version: true\n", "s.yaml:1:10: version: expected 1, found true"),
+    ("version: 1\nrepositories:\n  demo/app:\n    images: [{layers: [{size: true}]}]\n",
+     "s.yaml:4:31: repositories.demo/app.images[0].layers[0].size: expected a size in bytes, found true"),
+])
+def test_scenario_check_rejects_booleans_where_numbers_belong(tmp_path, capsys, text: str, where: str) -> None:
+    from mockreg.cli import main
+
+    (tmp_path / "s.yaml").write_text(text)
+    assert main(["scenario", "check", str(tmp_path / "s.yaml")]) == 2
+    assert where in capsys.readouterr().err

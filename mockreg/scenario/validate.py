@@ -149,6 +149,8 @@ def _describe(rule: Dict[str, Any]) -> str:
 
 
 def _found(value: Any) -> str:
+    if isinstance(value, bool):
+        return _json_text(value)
     names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing (null)",
              int: "the number", float: "the number"}
     for kind, name in names.items():
