@@ -9,7 +9,8 @@ per byte. A client that hashes while it sends (a streaming client must) spends ~
 byte (sha256 is 0.48), on the same two cores that mockreg's reading and hashing threads need.
 mockreg's server costs ~1.05–1.15 ns per byte either way (sha256 0.48, the kernel's copy ~0.2,
 the rest first-touch page faults of the blob's memory and Python). Measured as CPU time from
-/proc and getrusage by `benchmarks/push_cpu.py` (robust on a loaded machine), two cores bound the monolithic ratio at about 0.48 / ((1.15 + 0.12) / 2) ≈ 0.76× for
+/proc and getrusage by `benchmarks/push_cpu.py` (robust on a loaded machine), two cores bound
+the monolithic ratio at about 0.48 / ((1.15 + 0.12) / 2) ≈ 0.76× for
 this client and 0.48 / ((1.08 + 0.65) / 2) ≈ 0.55× for a hashing one. So the gap between this
 benchmark's 0.66× and an independent run's 0.48× (0.5× / 0.41× chunked) is mostly method, where
 the client's sha256 runs, and the rest load and scheduling; pinning the server to one core (as
@@ -143,7 +144,7 @@ def pull(host_port: str, repo: str, digest: str, size: int) -> Transfer:
     connection = connect(host_port)
     buffers = [memoryview(bytearray(PULL_SLICE)) for _ in range(3)]  # reading, queued, hashing
     hasher = hashlib.sha256()
-    slices: "queue.Queue[Optional[memoryview]]" = queue.Queue(maxsize=1)
+    slices: queue.Queue[Optional[memoryview]] = queue.Queue(maxsize=1)
     worker = threading.Thread(target=_hash_slices, args=(hasher, slices), daemon=True)
     worker.start()
     received = 0
@@ -170,7 +171,7 @@ def pull(host_port: str, repo: str, digest: str, size: int) -> Transfer:
     return Transfer(size / elapsed)
 
 
-def _hash_slices(hasher: Any, slices: "queue.Queue[Optional[memoryview]]") -> None:
+def _hash_slices(hasher: Any, slices: queue.Queue[Optional[memoryview]]) -> None:
     while True:
         piece = slices.get()
         if piece is None:

@@ -24,8 +24,8 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import procs  # noqa: E402
-from benchmarks.wire import call, connect, digest_of, location_path, with_digest  # noqa: E402
+from benchmarks import procs
+from benchmarks.wire import call, connect, digest_of, location_path, with_digest
 
 MiB = 1 << 20
 CHUNK = 8 * MiB

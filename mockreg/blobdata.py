@@ -206,7 +206,15 @@ def slices(data: BlobBytes, start: int, end: int, size: int = PIECE) -> Iterator
                 yield bytes(view[offset:min(end, offset + size)])
 
 
-def digest_of(data: Union[BlobBytes, "BlobBuilder"], hasher: Any) -> str:
+def window(data: BlobBytes, start: int, end: int) -> Union[bytes, memoryview]:
+    """The bytes [start, end) of a stored blob as one buffer: a view where the blob is one buffer,
+    else those pieces joined (only that window is copied)."""
+    if isinstance(data, PieceBlob):
+        return b"".join(data.slices(start, end))
+    return memoryview(data)[start:end]
+
+
+def digest_of(data: Union[BlobBytes, BlobBuilder], hasher: Any) -> str:
     """`hasher` fed with every byte of `data`, as hex."""
     for piece in (data.slices() if isinstance(data, BlobBuilder) else slices(data, 0, len(data))):
         hasher.update(piece)

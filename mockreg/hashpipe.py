@@ -56,6 +56,8 @@ class HashPipeline:
             self._enqueue(data)
 
     def _enqueue(self, item: Any) -> None:
+        """Queue `item`; call it holding the condition."""
+        assert self._cond is not None
         self._queue.append(item)
         if self._worker:
             self._cond.notify_all()

@@ -9,25 +9,26 @@ import traceback
 import weakref
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
+from . import control, faults, ratelimit, reference
 from . import digest as digests
 from . import manifests as manifest_types
-from . import control, faults, ratelimit, reference
 from .auth import layer as auth_layer
 from .auth.config import AuthConfig
 from .auth.layer import AuthLayer
 from .blobdata import BlobSpace
 from .clock import Clock
-from .faults import FaultRule
-from .ratelimit import RateLimit
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
+from .faults import FaultRule
 from .http import Request, Response, error_response, json_response
+from .httpdate import date_header
 from .layers import Layer
+from .ratelimit import RateLimit
 from .routes import Match, Router
 from .settings import Settings, coerce
-from .store import StoredManifest, Store
+from .store import Store, StoredManifest
 
 if TYPE_CHECKING:
     from .events.observer import Notifications
@@ -67,7 +68,9 @@ class Registry:
         # is freed at once, and with it the temporary files of its spilled blobs.
         me = weakref.ref(self)
         self.store = Store(self.clock, lambda: _setting(me, "upload_timeout"),
-                           BlobSpace(lambda: _setting(me, "blob_memory_limit"), lambda: _setting(me, "blob_disk_limit")))
+                           BlobSpace(lambda: _setting(me, "blob_memory_limit"),
+                                     lambda: _setting(me, "blob_disk_limit")))
+        self.store.tag_history_limit = lambda: _setting(me, "tag_history_limit")
         self.router = Router()
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())
@@ -81,7 +84,7 @@ class Registry:
 
     # -- configuration ------------------------------------------------------------------
     @property
-    def algorithms(self) -> frozenset:
+    def algorithms(self) -> FrozenSet[str]:
         return frozenset({"sha256", "sha512"}) if self.settings.sha512 else frozenset({"sha256"})
 
     def configure(self, **changes: Any) -> None:
@@ -151,9 +154,9 @@ class Registry:
         return self.extensions.add(Extension(name, url, description, repositories))
 
     @property
-    def notifications(self) -> "Notifications":
+    def notifications(self) -> Notifications:
         """Webhook endpoints and the events log (docs/events.md); nothing runs until configured."""
-        hub = self.__dict__.get("_notifications")
+        hub: Optional[Notifications] = self.__dict__.get("_notifications")
         if hub is None:
             from .events.observer import Notifications  # imported when first used
             hub = self.__dict__.setdefault("_notifications", Notifications(self))
@@ -173,6 +176,7 @@ class Registry:
             response = layer.after(self, request, match, response)
         headers = response.headers
         headers.append(_API_VERSION)
+        headers.append(date_header())
         start_response(_REASONS.get(response.status, str(response.status)), headers)
         body = response.body
         if request.method == "HEAD":
@@ -192,7 +196,8 @@ class Registry:
                 return early
         if match is None:
             raise routing_error  # type: ignore[misc]
-        return match.handler(self, request, **match.params)
+        response: Response = match.handler(self, request, **match.params)
+        return response
 
     def _internal_error(self, exc: Exception) -> Response:
         with self._errors_lock:
@@ -277,14 +282,15 @@ class Registry:
     def reset(self) -> None:
         """Forget all content and uploads; settings stay."""
         # Spilled blobs' temporary files close as the old store's blobs go (see blobdata).
-        listener, space = self.store.on_change, self.store.space
-        self.store = Store(self.store.clock, self.store.upload_timeout, BlobSpace(space.memory_limit, space.disk_limit))
-        self.store.on_change = listener  # notifications keep watching the new state
+        old = self.store
+        self.store = Store(old.clock, old.upload_timeout, BlobSpace(old.space.memory_limit, old.space.disk_limit))
+        self.store.tag_history_limit = old.tag_history_limit
+        self.store.on_change = old.on_change  # notifications keep watching the new state
         with self._errors_lock:
             self.server_errors.clear()
 
 
-def _setting(registry: "weakref.ReferenceType[Registry]", name: str) -> Any:
+def _setting(registry: weakref.ReferenceType[Registry], name: str) -> Any:
     alive = registry()
     return getattr(alive.settings, name) if alive is not None else 0
 

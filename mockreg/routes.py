@@ -23,7 +23,7 @@ class Route:
     """One path pattern; `kinds` names each method's operation (e.g. "manifest-put") for the
     request journal, fault rules and auth."""
 
-    pattern: "re.Pattern[str]"
+    pattern: re.Pattern[str]
     handlers: Dict[str, Tuple[str, Handler]]
     # Text every path this route matches contains (e.g. "/manifests/"): a substring test is far
     # cheaper than the pattern, whose name grammar backtracks, so most routes are skipped by it.
@@ -86,7 +86,7 @@ class _NamedPath:
         self.prefix, _, tail = path.partition("<name>")
         self.tail = re.compile(tail + "$")
 
-    def match(self, path: str) -> Optional["_Found"]:
+    def match(self, path: str) -> Optional[_Found]:
         if not path.startswith(self.prefix):
             return None
         found = self.tail.search(path, len(self.prefix))

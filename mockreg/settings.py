@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping
 
 
 @dataclass
@@ -34,6 +34,13 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
+    # Hardening (issue 17): what one client or one tag can make the registry remember.
+    rate_limit_windows: int = 10000  # windows (clients, users or repositories) kept per rate limit; 0: no bound
+    tag_history_limit: int = 1000  # moves kept per tag, and deleted tags' histories per repository; 0: no bound
+    manifest_content_type_check: bool = True  # a manifest PUT's Content-Type must be its mediaType (else 400)
+    # Client checks (issue 13, docs/client-checks.md): upload Locations carry an opaque `_state`
+    # query, as the reference registry's do, so a client that rebuilds the URL shows (OCI-C006).
+    upload_location_state: bool = False
     # Blobs larger than memory (issue 17, see docs/reliability.md): bytes of big blobs (over 1 MiB)
     # kept in memory, registry-wide; past it new pieces go to temporary files, up to the disk
     # limit (past that a push is refused with 403 DENIED). 0: no limit.
@@ -41,10 +48,10 @@ class Settings:
     blob_disk_limit: int = 32 * 1024 ** 3
 
     @classmethod
-    def names(cls) -> list:
+    def names(cls) -> List[str]:
         return [f.name for f in fields(cls)]
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` applied; unknown names or wrong types raise ValueError."""
         return dataclasses.replace(self, **coerce(changes))
 

@@ -11,12 +11,13 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from .blobdata import BlobBuilder, BlobBytes, BlobSpace
 from .errors import RegistryError
 from .hashpipe import HashPipeline
 from .manifests import ParsedManifest, is_distributable
+from .taghistory import TagHistory
 
 # Upload ids: 128 random bits, as uuid4().hex gave, from a generator seeded once from the OS.
 # os.urandom per upload was a system call costing a tenth of a small blob's whole push here.
@@ -39,8 +40,8 @@ class Repository:
     tags: Dict[str, str] = field(default_factory=dict)
     # subject digest -> {referrer digest: descriptor}
     referrers: Dict[str, Dict[str, Dict[str, Any]]] = field(default_factory=dict)
-    # tag -> [(timestamp, digest)], every move in order, for tag-history style extensions
-    tag_history: Dict[str, List[Tuple[float, str]]] = field(default_factory=dict)
+    # tag -> [(timestamp, digest)], the latest moves in order, for tag-history style extensions
+    tag_history: TagHistory = field(default_factory=TagHistory)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Store:
         self.upload_timeout = upload_timeout
         # What big blobs take in memory and in temporary files, against the settings' limits.
         self.space = space if space is not None else BlobSpace()
+        self.tag_history_limit: Callable[[], int] = lambda: 1000  # the Registry reads its settings
         self.lock = threading.RLock()
         self.blobs: Dict[str, BlobBytes] = {}
         self._blob_links: Dict[str, int] = {}
@@ -200,7 +202,8 @@ class Store:
             )
             if not known and is_distributable(descriptor):
                 missing.append(descriptor.digest)
-            elif known and descriptor.digest in repo.blobs and len(self.blobs[descriptor.digest]) != descriptor.size:
+            elif known and repo is not None and descriptor.digest in repo.blobs \
+                    and len(self.blobs[descriptor.digest]) != descriptor.size:
                 raise RegistryError(
                     "MANIFEST_INVALID",
                     f"descriptor size {descriptor.size} differs from blob {descriptor.digest} "
@@ -222,7 +225,7 @@ class Store:
     def _tag(self, repo: Repository, tag: str, digest: str) -> None:
         if repo.tags.get(tag) != digest:
             repo.tags[tag] = digest
-            repo.tag_history.setdefault(tag, []).append((self.clock(), digest))
+            repo.tag_history.record(tag, self.clock(), digest, self.tag_history_limit())
 
     def resolve(self, name: str, reference: str) -> StoredManifest:
         """The manifest a tag or digest names in a repository, or MANIFEST_UNKNOWN."""
@@ -247,7 +250,7 @@ class Store:
             removed = [t for t, d in repo.tags.items() if d == digest]
             for tag in removed:
                 del repo.tags[tag]
-                repo.tag_history[tag].append((self.clock(), ""))
+                repo.tag_history.record(tag, self.clock(), "", self.tag_history_limit())
             subject = manifest.parsed.subject
             if subject is not None:
                 entries = repo.referrers.get(subject.digest, {})
@@ -263,7 +266,7 @@ class Store:
             if tag not in repo.tags:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
             digest = repo.tags.pop(tag)
-            repo.tag_history[tag].append((self.clock(), ""))
+            repo.tag_history.record(tag, self.clock(), "", self.tag_history_limit())
             if self.on_change is not None:
                 self.on_change("tag-delete", name, tag, repo.manifests.get(digest))
 
@@ -288,7 +291,8 @@ class Store:
         client ever asks for them again.
         """
         now = self.clock()
-        session = UploadSession(f"{_upload_ids.getrandbits(128):032x}", name, algorithm, HashPipeline(hasher), self.new_blob(),
+        session = UploadSession(f"{_upload_ids.getrandbits(128):032x}", name, algorithm, HashPipeline(hasher),
+                                self.new_blob(),
                                 started=now, touched=now)
         with self.lock:
             self._drop_expired(now)
@@ -345,7 +349,7 @@ class Store:
         with self.lock:
             self.uploads.pop(session.id, None)
 
-    def absorb(self, staged: "Store") -> None:
+    def absorb(self, staged: Store) -> None:
         """Take over everything a staging store holds, in one step under the lock.
 
         Loaders (scenario files, image layouts) fill a private Store first so that a failure

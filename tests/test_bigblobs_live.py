@@ -75,7 +75,7 @@ def push_chunked(host_port: str, name: str, chunks: Iterator[bytes]) -> str:
     return digest
 
 
-def pulled_digest(host_port: str, name: str, digest: str) -> "tuple[str, int]":
+def pulled_digest(host_port: str, name: str, digest: str) -> tuple[str, int]:
     """GET the blob, hashing it as it streams (on a helper thread, one slice behind)."""
     connection = http.client.HTTPConnection(host_port, timeout=300)
     connection.request("GET", f"/v2/{name}/blobs/{digest}")

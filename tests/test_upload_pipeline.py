@@ -39,7 +39,7 @@ class HeldHasher:
         self.inner.update(data)
         self.hashed += len(data)
 
-    def copy(self) -> "HeldHasher":
+    def copy(self) -> HeldHasher:
         released = threading.Event()
         released.set()
         return HeldHasher(released, self.inner.copy())
@@ -48,7 +48,7 @@ class HeldHasher:
         return self.inner.hexdigest()
 
 
-def held_upload(registry: Registry, name: str = "demo/app") -> "tuple[str, threading.Event, HeldHasher]":
+def held_upload(registry: Registry, name: str = "demo/app") -> tuple[str, threading.Event, HeldHasher]:
     gate = threading.Event()
     hasher = HeldHasher(gate)
     session = registry.store.start_upload(name, "sha256", hasher)
@@ -59,7 +59,7 @@ def patch(client: Client, location: str, data: bytes, start: int) -> Any:
     return client.patch(location, data=data, headers={"Content-Range": f"{start}-{start + len(data) - 1}"})
 
 
-def in_thread(call: Any) -> "tuple[threading.Thread, List[Any]]":
+def in_thread(call: Any) -> tuple[threading.Thread, List[Any]]:
     result: List[Any] = []
     thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
     thread.start()
@@ -170,8 +170,8 @@ def test_concurrent_patches_on_one_upload_apply_one_at_a_time(registry: Registry
     a, b = CHUNK_A, bytes(reversed(CHUNK_A))
     # Same Content-Range from two connections at once: exactly one applies, the other is 416.
     results: List[bytes] = []
-    threads = [threading.Thread(target=lambda d=d: results.append(raw_request(live, patch_head(location, 0, len(d)), d)))
-               for d in (a, b)]
+    threads = [threading.Thread(target=lambda d=d: results.append(
+        raw_request(live, patch_head(location, 0, len(d)), d))) for d in (a, b)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -193,7 +193,7 @@ def test_concurrent_patches_on_one_upload_apply_one_at_a_time(registry: Registry
         thread.join(60)
     kept = a + b
     if client.put(f"{location}?digest={sha256(kept)}").status_code != 201:
-        kept = b + a                                          # the other order; a wrong digest left the upload as it was
+        kept = b + a  # the other order; a wrong digest left the upload as it was
         assert client.put(f"{location}?digest={sha256(kept)}").status_code == 201
     assert registry.blob("demo/app", sha256(kept)) == kept
     assert check_invariants(registry, open_uploads=False) == []

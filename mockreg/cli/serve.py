@@ -23,7 +23,7 @@ from ..requestlog import FORMATS, RequestLog, timestamp
 from ..server import LiveServer
 from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
-from . import notify_options
+from . import check_clients, connection_options, notify_options
 from .auth_options import USER_FORM, auth_config
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
 
@@ -79,6 +79,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--control-api", action="store_true",
                         help="serve the control API under /_mockreg/ to change faults, settings and the clock "
                              "while running (docs/edge-cases.md)")
+    check_clients.add_arguments(parser)
     notify_options.add_arguments(parser)
     parser.add_argument("--log-format", choices=FORMATS, default="text",
                         help="request log and messages as text lines or JSON lines (default text; "
@@ -88,16 +89,19 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--ready-file", type=Path, metavar="PATH",
                         help="also write the URL to PATH once serving, and remove it on shutdown "
                              "(e.g. --ready-file /tmp/mockreg.url)")
+    connection_options.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     say = _Messages(args.log_format)
     registry = _registry(args, say)
+    checks = check_clients.install(registry, args, say)
     tls = _tls(args)
     log = None if args.quiet else RequestLog(registry, sys.stderr, args.log_format)
     try:
-        server = LiveServer(log or registry, args.host, args.port, tls.context if tls else None)
+        server = LiveServer(log or registry, args.host, args.port, tls.context if tls else None,
+                            limits=connection_options.limits_from(args))
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", FAILURE) from None
     if not _is_loopback(args.host):
@@ -128,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"stopped: {served}; held {count(repositories, 'repository', 'repositories')}, "
         f"{count(manifests, 'manifest')}, {count(blobs, 'blob')}, {human_size(size)}",
         requests=handled, repositories=repositories, manifests=manifests, blobs=blobs, bytes=size)
+    check_clients.summarise(checks, say)
     return OK
 
 
@@ -141,7 +146,7 @@ def holdings(registry: Registry) -> Tuple[int, int, int, int]:
         return len(store.repositories), len(manifests), len(store.blobs), size
 
 
-def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
+def _registry(args: argparse.Namespace, say: _Messages) -> Registry:
     registry = Registry()
     for scenario in load_scenarios(registry, args.scenario):
         rows = scenario.summary()

@@ -23,7 +23,7 @@ class Extensions:
     Reads take an immutable snapshot, so tests may add extensions while a live server answers.
     """
 
-    def __init__(self, registry: Optional["Registry"] = None) -> None:
+    def __init__(self, registry: Optional[Registry] = None) -> None:
         # The built-in events extension reads the registry's notifications. A weak reference: the
         # registry holds this object, and a cycle would keep a dropped registry (and the memory
         # and spill files of its blobs) alive until the garbage collector runs.

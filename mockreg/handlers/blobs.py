@@ -18,7 +18,7 @@ _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 SEND_SLICE = 1 << 20
 
 
-def get(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def get(registry: Registry, request: Request, name: str, digest: str) -> Response:
     check_name(name)
     check_digest(registry, digest)
     data = registry.store.blob(name, digest)
@@ -39,7 +39,7 @@ def get(registry: "Registry", request: Request, name: str, digest: str) -> Respo
     return Response(206, headers, b"" if request.method == "HEAD" else slices(data, start, end, SEND_SLICE))
 
 
-def delete(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def delete(registry: Registry, request: Request, name: str, digest: str) -> Response:
     check_name(name)
     check_digest(registry, digest)
     if not registry.settings.blob_delete:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?$")
 
 
-def start(registry: "Registry", request: Request, name: str) -> Response:
+def start(registry: Registry, request: Request, name: str) -> Response:
     check_name(name)
     mount = request.arg("mount")
     if mount is not None:
@@ -42,13 +42,13 @@ def start(registry: "Registry", request: Request, name: str) -> Response:
     request.drain()
     session = registry.store.start_upload(name, algorithm, digests.new_hasher(algorithm),
                                           registry.settings.max_upload_sessions)
-    headers = _session_headers(session)
+    headers = _session_headers(registry, session)
     if registry.settings.chunk_min_length:
         headers.append(("OCI-Chunk-Min-Length", str(registry.settings.chunk_min_length)))
     return empty(202, headers)
 
 
-def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Optional[Response]:
+def _mount(registry: Registry, request: Request, name: str, digest: str) -> Optional[Response]:
     check_digest(registry, digest)
     source = request.arg("from")
     if source is not None:
@@ -63,7 +63,7 @@ def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Op
     return _created(registry, name, digest)
 
 
-def _monolithic(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def _monolithic(registry: Registry, request: Request, name: str, digest: str) -> Response:
     algorithm = check_digest(registry, digest)
     blob = registry.store.new_blob()
     hasher = HashPipeline(digests.new_hasher(algorithm))
@@ -78,14 +78,14 @@ def _monolithic(registry: "Registry", request: Request, name: str, digest: str) 
     return _created(registry, name, digest)
 
 
-def patch(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def patch(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
         _append(registry, request, session)
-        return empty(202, _session_headers(session))
+        return empty(202, _session_headers(registry, session))
 
 
-def finish(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def finish(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     session = registry.store.upload(name, _session_id(session_id))  # unknown: 404 before the digest is judged
     digest = request.arg("digest") or _digest_in_path(session_id)
@@ -108,14 +108,14 @@ def finish(registry: "Registry", request: Request, name: str, session_id: str) -
     return _created(registry, name, digest)
 
 
-def status(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def status(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
         session.pipeline.settle()
-        return empty(204, _session_headers(session))
+        return empty(204, _session_headers(registry, session))
 
 
-def cancel(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def cancel(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     if not registry.settings.upload_cancel:
         raise method_disabled("cancelling uploads", request, "GET, PATCH, PUT")
@@ -125,14 +125,14 @@ def cancel(registry: "Registry", request: Request, name: str, session_id: str) -
     return empty(204)
 
 
-def _append(registry: "Registry", request: Request, session: UploadSession) -> Tuple[Mark, Snapshot]:
+def _append(registry: Registry, request: Request, session: UploadSession) -> Tuple[Mark, Snapshot]:
     """Add the request body to the session, honouring Content-Range; all or nothing. Returns
     where the session stood before, for a caller that may still refuse the request."""
     declared = _content_range(request.header("Content-Range"))
     if declared is not None and declared[0] != session.size:
         raise RegistryError(
             "BLOB_UPLOAD_INVALID", f"chunk starts at {declared[0]} but the upload holds {session.size} bytes",
-            status=416, headers=_session_headers(session))
+            status=416, headers=_session_headers(registry, session))
     if declared is not None and request.content_length is not None \
             and request.content_length != declared[1] - declared[0] + 1:
         raise RegistryError("SIZE_INVALID", f"Content-Range {declared[0]}-{declared[1]} does not "
@@ -175,13 +175,16 @@ def _digest_in_path(raw: str) -> Optional[str]:
     return rest.split("&", 1)[0] or None
 
 
-def _session_headers(session: UploadSession) -> List[Tuple[str, str]]:
+def _session_headers(registry: Registry, session: UploadSession) -> List[Tuple[str, str]]:
+    # With `upload_location_state`, the Location carries an opaque query as distribution's
+    # `_state` does; clients must send it back as given (client rule OCI-C006).
+    state = f"?_state={session.id[:8]}.{session.size}" if registry.settings.upload_location_state else ""
     return [
-        ("Location", f"/v2/{session.repository}/blobs/uploads/{session.id}"),
+        ("Location", f"/v2/{session.repository}/blobs/uploads/{session.id}{state}"),
         ("Range", f"0-{max(session.size - 1, 0)}"),
         ("Docker-Upload-UUID", session.id),
     ]
 
 
-def _created(registry: "Registry", name: str, digest: str) -> Response:
+def _created(registry: Registry, name: str, digest: str) -> Response:
     return empty(201, [("Location", f"/v2/{name}/blobs/{digest}"), *digest_header(registry, digest)])
