@@ -203,3 +203,17 @@ def test_monolithic_push_of_a_big_blob(limit: int, client: Client) -> None:
     assert client.put(f"{location}?digest={sha256(data)}", data=data).status_code == 201
     assert registry.store.space.disk == (3 * MiB if limit else 0)
     assert client.get(f"/v2/demo/mono/blobs/{sha256(data)}").data == data
+
+
+@pytest.mark.parametrize("chunk_size", [64 * MiB, 1 * MiB + 17])
+def test_a_spilled_blob_is_pushed_to_another_registry_by_windows(live, chunk_size: int) -> None:
+    from mockreg.remote import RemoteRegistry
+
+    source = Registry(blob_memory_limit=1 * MiB)
+    data = pseudo_random(3 * MiB + 9)
+    push_chunked(Client(source), "demo/src", data, 2 * MiB)
+    digest = sha256(data)
+    stored = source.store.blobs[digest]
+    assert isinstance(stored, PieceBlob) and stored.spilled
+    RemoteRegistry(live.url, chunk_size=chunk_size).push_blob("demo/dst", digest, stored)
+    assert live.app.blob("demo/dst", digest) == data
