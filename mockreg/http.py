@@ -41,6 +41,11 @@ class Request:
     def args(self, name: str) -> List[str]:
         return self.query.get(name, [])
 
+    def replace_query(self, query: str) -> None:
+        """Change the query string a handler will see (layers clamp `n` or drop `mount` this way)."""
+        self.environ["QUERY_STRING"] = query
+        self._query = None
+
     def header(self, name: str) -> Optional[str]:
         key = name.upper().replace("-", "_")
         if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):

@@ -34,6 +34,24 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
+    # -- issue 12: switches real registries' quirks need (docs/registry.md "Registry quirks");
+    # each refusal carries a `reason` that error rules can re-answer.
+    repository_must_exist: bool = False  # pushes to a repository not created first: 404 NAME_UNKNOWN
+    immutable_tags: str = ""  # comma-separated globs of tags that may not move once set ("*": all)
+    manifest_subject: bool = True  # false: manifests with `subject` are refused
+    manifest_artifact_type: bool = True  # false: manifests with a top-level `artifactType` are refused
+    max_name_components: int = 0  # most "/"-separated components of a repository name; 0: no limit
+    max_name_length: int = 0  # longest repository name; 0: no limit
+    tags_page_size: int = 0  # `n` a tags list uses when the client gives none; 0: everything
+    tags_page_max: int = 0  # the largest `n` a tags list answers; 0: no cap
+    catalog_page_size: int = 0
+    catalog_page_max: int = 0
+    page_over_max: str = "clamp"  # n above the cap: "clamp" it, or "error" (400)
+    link_header: str = "relative"  # pagination Link: "relative", "absolute" URL, or "none"
+    blob_mount: bool = True  # false: a mount request starts an ordinary upload (202)
+    chunked_uploads: bool = True  # false: PATCH on an upload session is refused
+    chunk_max_length: int = 0  # largest PATCH chunk; 0: no limit
+    chunk_min_enforced: bool = False  # refuse PATCH chunks below chunk_min_length
 
     @classmethod
     def names(cls) -> list:
@@ -42,6 +60,10 @@ class Settings:
     def replace(self, **changes: Any) -> "Settings":
         """A copy with `changes` applied; unknown names or wrong types raise ValueError."""
         return dataclasses.replace(self, **coerce(changes))
+
+
+# Settings whose value is one word from a fixed list.
+CHOICES = {"page_over_max": ("clamp", "error"), "link_header": ("relative", "absolute", "none")}
 
 
 def coerce(changes: Mapping[str, Any]) -> Dict[str, Any]:
@@ -75,4 +97,11 @@ def _convert(name: str, value: Any, kind: type) -> Any:
         if number < 0:
             raise ValueError(f"setting {name!r} must not be negative, got {number}")
         return number
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"setting {name!r} takes text, not {value!r}")
+        choices = CHOICES.get(name)
+        if choices is not None and value not in choices:
+            raise ValueError(f"setting {name!r} takes one of {', '.join(choices)}, not {value!r}")
+        return value
     return value

@@ -87,6 +87,11 @@ class Store:
             repo = self.repositories[name] = Repository(name)
         return repo
 
+    def create_repository(self, name: str) -> None:
+        """An empty repository, for registries where a push needs one (`repository_must_exist`)."""
+        with self.lock:
+            self._repository_for_write(name)
+
     def catalog(self) -> List[str]:
         with self.lock:
             return sorted(self.repositories)

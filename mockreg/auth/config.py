@@ -65,7 +65,11 @@ class AuthConfig:
 
     `realm` is the token endpoint's absolute URL as the challenge names it; by default it is
     this registry's own `token_path` on the host the client used, so set it to reach the token
-    endpoint on another host or port. `token_ttl` is in seconds on the registry clock.
+    endpoint on another host or port. It may name `{scheme}` and `{host}` (the scheme and host
+    the client used), e.g. "{scheme}://{host}/v2/token". `token_ttl` is in seconds on the
+    registry clock. `anonymous_tokens` makes the token endpoint issue a token to a client
+    without credentials even where nothing is granted anonymously (the token then grants only
+    what `anonymous` allows), as registries with public images do.
     """
 
     scheme: str = "bearer"
@@ -77,6 +81,7 @@ class AuthConfig:
     token_path: str = "/token"
     token_ttl: int = 300
     secret: Optional[str] = None
+    anonymous_tokens: bool = False
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -91,13 +96,20 @@ class AuthConfig:
         self.anonymous = _grants(self.anonymous, "auth anonymous")
         boolean(self.anonymous_catalog, "auth anonymous_catalog")
         optional_str(self.realm, "auth realm")
-        if self.realm is not None and not self.realm.startswith(("http://", "https://")):
+        if self.realm is not None and not self.realm.startswith(("http://", "https://", "{scheme}://")):
             raise ConfigError(f"auth realm must be an absolute http(s) URL, got {self.realm!r}")
+        if self.realm is not None:
+            try:
+                self.realm.format(scheme="http", host="h")
+            except (KeyError, IndexError, ValueError):
+                raise ConfigError(f"auth realm may name only {{scheme}} and {{host}}, got {self.realm!r}") from None
         if not isinstance(self.service, str) or not self.service or '"' in self.service:
             raise ConfigError(f"auth service must be a non-empty string without quotes, got {self.service!r}")
         if not isinstance(self.token_path, str) or not self.token_path.startswith("/") \
-                or self.token_path.startswith("/v2/"):
-            raise ConfigError(f"auth token_path must start with '/' and lie outside /v2/, got {self.token_path!r}")
+                or _distribution_path(self.token_path):
+            raise ConfigError("auth token_path must start with '/' and not be a path of the distribution API "
+                              f"(/v2/token is fine, /v2/_catalog is not), got {self.token_path!r}")
+        boolean(self.anonymous_tokens, "auth anonymous_tokens")
         number(self.token_ttl, "auth token_ttl", minimum=1, whole=True)
         optional_str(self.secret, "auth secret")
         self._users = {u.name: u for u in self.users}
@@ -134,6 +146,18 @@ class AuthConfig:
         if _granted(self.anonymous, name, action):
             return True
         return user is not None and _granted(user.access, name, action)
+
+
+def _distribution_path(path: str) -> bool:
+    """Whether the registry's API answers `path` (then a token endpoint there would hide it)."""
+    from ..errors import RegistryError
+    from ..routes import Router
+
+    try:
+        Router().match("GET", path)
+    except RegistryError as error:
+        return error.code != "UNSUPPORTED" or error.status != 404  # 404: no route at all; 405: a route
+    return True
 
 
 def _granted(grants: Dict[str, List[str]], name: str, action: str) -> bool:

@@ -84,7 +84,7 @@ class TokenEndpoint:
                 user = basic_user(self.config, header)
             except BadCredentials as exc:
                 raise self._unauthorized(str(exc)) from None
-        if user is None and not self.config.anonymous_allowed:
+        if user is None and not (self.config.anonymous_allowed or self.config.anonymous_tokens):
             raise self._unauthorized("this registry has no anonymous access; send Basic credentials")
         scopes = parse_scopes(request.args("scope"))
         refresh = self.signer.issue_refresh(user.name) if user and request.arg("offline_token") == "true" else None

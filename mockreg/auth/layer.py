@@ -176,11 +176,13 @@ class AuthLayer(Layer):
         return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", "Bearer " + ",".join(parts))])
 
     def realm(self, request: Request) -> str:
-        if self.config.realm:
-            return self.config.realm
+        realm = self.config.realm
+        if realm and "{" not in realm:
+            return realm
         environ = request.environ
         host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{self.config.token_path}"
+        scheme = environ.get("wsgi.url_scheme", "http")
+        return realm.format(scheme=scheme, host=host) if realm else f"{scheme}://{host}{self.config.token_path}"
 
     def _admin(self, request: Request) -> None:
         """Control API: Basic credentials of an admin user, or a token issued to one."""

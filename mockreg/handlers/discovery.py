@@ -31,7 +31,7 @@ def tags_list(registry: "Registry", request: Request, name: str) -> Response:
 def catalog(registry: "Registry", request: Request) -> Response:
     if not registry.settings.catalog:
         raise RegistryError("UNSUPPORTED", "the catalog is disabled on this registry", status=404,
-                            message="not found")
+                            message="not found", reason="catalog-disabled")
     names = registry.store.catalog()
     page, more = paginate(names, positive_int_arg(request.arg("n"), "n"), request.arg("last"))
     body = json.dumps({"repositories": page}).encode()
@@ -41,7 +41,7 @@ def catalog(registry: "Registry", request: Request) -> Response:
 def referrers(registry: "Registry", request: Request, name: str, digest: str) -> Response:
     if not registry.settings.referrers:  # answered before any check: the endpoint is simply absent
         raise RegistryError("UNSUPPORTED", "the referrers API is disabled on this registry", status=404,
-                            message="not found")
+                            message="not found", reason="referrers-disabled")
     check_name(name)
     check_digest(registry, digest)
     entries = registry.store.referrers(name, digest)

@@ -1,0 +1,93 @@
+"""A loaded profile and how it is applied to a registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+
+from ..auth.config import ACTIONS, AuthConfig, User
+from ..error_rules import ErrorRule
+from ..header_rules import HeaderRule
+from ..ratelimit import RateLimit
+from ..scenario.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+
+class ProfileError(ScenarioError):
+    """A profile that cannot be loaded or applied: file:line:column: key path: problem."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One behaviour of a profile as its file states it, with where to check it."""
+
+    key: str  # e.g. "settings.catalog", "auth", "errors[0]"
+    value: Any
+    sources: List[str]
+    note: str = ""
+    line: Optional[int] = None
+
+
+@dataclass
+class Profile:
+    name: str
+    title: str
+    description: str = ""
+    path: Optional[Path] = None
+    settings: Dict[str, Any] = field(default_factory=dict)
+    auth: Optional[Dict[str, Any]] = None  # AuthConfig keys, without users
+    error_rules: List[ErrorRule] = field(default_factory=list)
+    header_rules: List[HeaderRule] = field(default_factory=list)
+    rate_limits: List[RateLimit] = field(default_factory=list)
+    extensions: List[Dict[str, Any]] = field(default_factory=list)
+    entries: List[Behaviour] = field(default_factory=list)
+    not_emulated: List[Behaviour] = field(default_factory=list)
+
+    def behaviours(self) -> List[Behaviour]:
+        """Every emulated behaviour, in file order, each with its sources and note."""
+        return list(self.entries)
+
+    def auth_config(self, users: Sequence[User] = ()) -> Optional[AuthConfig]:
+        """The profile's auth with `users` added; None when the profile has no auth."""
+        if self.auth is None:
+            return None
+        return AuthConfig.from_dict({**self.auth, "users": list(users)})
+
+    def apply(self, registry: "Registry", users: Sequence[User] = ()) -> None:
+        """Make `registry` behave like this profile: settings, auth (with `users`), error and
+        header rules, rate limits, built-in extensions. A registry takes one profile: applying
+        a second, different one is a ProfileError (the default, strict-spec, is no change)."""
+        current = getattr(registry, "profile", None)
+        if current is not None and current.name != self.name:
+            raise ProfileError(self.path, (), f"the registry already behaves like profile {current.name!r}; "
+                                              f"it cannot also take {self.name!r}")
+        if current is not None:
+            return
+        config = self.auth_config(users)
+        registry.configure(**self.settings)
+        for rule in self.error_rules:
+            registry.add_error_rule(rule)
+        for header_rule in self.header_rules:
+            registry.add_header_rule(header_rule)
+        for limit in self.rate_limits:
+            registry.rate_limit(limit)
+        for extension in self.extensions:
+            registry.extensions.enable(extension["builtin"], extension.get("repositories"))
+        if config is not None:
+            registry.enable_auth(config)
+        registry.profile = self
+
+    def summary(self) -> Dict[str, Any]:
+        """What the control API and `mockreg profiles show --json` report."""
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "behaviours": [{"key": b.key, "value": b.value, "sources": b.sources, "note": b.note}
+                               for b in self.entries],
+                "not_emulated": [{"what": b.value, "sources": b.sources, "note": b.note} for b in self.not_emulated]}
+
+
+def full_rights_user(name: str, password: str) -> User:
+    """A user who may do everything, the control API included (`serve --profile X --user U:P`)."""
+    return User(name=name, password=password, access={"*": list(ACTIONS)}, catalog=True, admin=True)
