@@ -1,0 +1,437 @@
+"""The clients of the compatibility table (scripts/compat_table.py), each driven as its users drive it.
+
+Every client gets the same target: a `mockreg serve --profile NAME --user USER:PASSWORD --tls
+self-signed` process (`Target`), its own repository, and the operations in `OPERATIONS`. An
+operation returns normally when it worked, raises `Failed(reason)` with what the client itself
+reported, or raises `NotOffered` when the client has no such operation (skopeo lists no catalog).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import re
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+OPERATIONS = ["login", "push", "pull", "tags", "catalog", "referrers", "delete"]
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+SBOM = "application/vnd.example.sbom.v1+json"
+
+
+class Failed(Exception):
+    """The operation failed; the message is the client's own words, shortened."""
+
+
+class NotOffered(Exception):
+    """The client has no such operation."""
+
+
+@dataclass
+class Target:
+    host_port: str   # e.g. 127.0.0.1:40123
+    ca: Path         # the CA `--tls self-signed` made; clients are told to trust it
+    user: str
+    password: str
+    work: Path       # a scratch directory for this client
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host_port}"
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def short(text: str, limit: int = 110) -> str:
+    """The most telling line of a client's output: the last one naming an error, else the last."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "no output"
+    telling = [line for line in lines if re.search(r"error|fail|denied|unauthori|invalid|not found|unknown", line, re.I)]
+    line = (telling or lines)[-1]
+    line = re.sub(r"\s+", " ", re.sub(r'time="[^"]*" level=\w+ msg=', "", line))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# -- a tiny image, written once as an OCI layout for the command-line clients ----------------------
+def image_parts() -> Tuple[bytes, bytes, bytes]:
+    """(layer, config, manifest) of a one-file linux/amd64 image, byte-for-byte the same every run."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        data = b"hello from the compatibility table\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        tar.addfile(info, io.BytesIO(data))
+    layer = gzip.compress(raw.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [digest(raw.getvalue())]}},
+                        sort_keys=True).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": digest(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": digest(layer), "size": len(layer)}]}, sort_keys=True).encode()
+    return layer, config, manifest
+
+
+def write_layout(directory: Path, tag: str = "1.0") -> Path:
+    layer, config, manifest = image_parts()
+    blobs = directory / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    for blob in (layer, config, manifest):
+        (blobs / digest(blob).split(":", 1)[1]).write_bytes(blob)
+    (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": digest(manifest), "size": len(manifest),
+         "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    return directory
+
+
+# -- command-line clients ---------------------------------------------------------------------------
+def run(argv: List[str], timeout: float = 120) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failed(f"timed out after {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise Failed(short(done.stderr or done.stdout))
+    return done.stdout
+
+
+class Skopeo:
+    name = "skopeo"
+
+    def __init__(self, target: Target, repository: str) -> None:
+        self.t, self.ref = target, f"docker://{target.host_port}/{repository}"
+        self.certs = target.ca.parent
+        self.auth = target.work / "auth.json"
+        self.layout = write_layout(target.work / "layout")
+
+    def _tls(self, flag: str = "--cert-dir") -> List[str]:
+        return [flag, str(self.certs), "--authfile", str(self.auth)]
+
+    def login(self) -> None:
+        run(["skopeo", "login", "--cert-dir", str(self.certs), "--authfile", str(self.auth),
+             "-u", self.t.user, "-p", self.t.password, self.t.host_port])
+
+    def push(self) -> None:
+        run(["skopeo", "copy", "--dest-cert-dir", str(self.certs), "--authfile", str(self.auth),
+             f"oci:{self.layout}:1.0", f"{self.ref}:1.0"])
+
+    def pull(self) -> None:
+        run(["skopeo", "copy", "--src-cert-dir", str(self.certs), "--authfile", str(self.auth),
+             f"{self.ref}:1.0", f"oci:{self.t.work / 'pulled'}:1.0"])
+
+    def tags(self) -> None:
+        listed = json.loads(run(["skopeo", "list-tags", *self._tls(), self.ref]))
+        if "1.0" not in listed.get("Tags", []):
+            raise Failed(f"pushed tag missing from {listed.get('Tags')}")
+
+    def catalog(self) -> None:
+        raise NotOffered
+
+    def referrers(self) -> None:
+        raise NotOffered
+
+    def delete(self) -> None:
+        run(["skopeo", "delete", *self._tls(), f"{self.ref}:1.0"])
+
+
+class Podman:
+    name = "podman"
+
+    def __init__(self, target: Target, repository: str) -> None:
+        self.t, self.image = target, f"{target.host_port}/{repository}"
+        self.certs = target.ca.parent
+        self.auth = target.work / "auth.json"
+        self.layout = write_layout(target.work / "layout")
+        self.loaded: List[str] = []
+
+    def _opts(self) -> List[str]:
+        return ["--cert-dir", str(self.certs), "--authfile", str(self.auth)]
+
+    def login(self) -> None:
+        run(["podman", "login", *self._opts(), "-u", self.t.user, "-p", self.t.password, self.t.host_port])
+
+    def push(self) -> None:
+        image_id = run(["podman", "pull", "-q", f"oci:{self.layout}:1.0"]).strip().splitlines()[-1]
+        self.loaded.append(image_id)
+        run(["podman", "push", *self._opts(), image_id, f"docker://{self.image}:1.0"])
+
+    def pull(self) -> None:
+        self.loaded.append(run(["podman", "pull", "-q", *self._opts(), f"{self.image}:1.0"]).strip().splitlines()[-1])
+
+    def tags(self) -> None:
+        if "1.0" not in run(["podman", "search", "--list-tags", *self._opts(), self.image]):
+            raise Failed("pushed tag missing from podman search --list-tags")
+
+    def catalog(self) -> None:
+        found = run(["podman", "search", *self._opts(), f"{self.t.host_port}/{self.image.split('/', 2)[1]}"])
+        if self.image.split("/", 1)[1] not in found:
+            raise Failed("pushed repository missing from podman search")
+
+    def referrers(self) -> None:
+        raise NotOffered
+
+    def delete(self) -> None:
+        raise NotOffered
+
+    def close(self) -> None:
+        for image_id in self.loaded:
+            subprocess.run(["podman", "rmi", "-f", image_id], capture_output=True, timeout=60)
+
+
+# -- Python libraries ---------------------------------------------------------------------------------
+def _failing(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except (Failed, NotOffered):
+        raise
+    except Exception as error:  # the library's own exception is the reason to show
+        raise Failed(short(f"{type(error).__name__}: {error}")) from None
+
+
+class OrasPy:
+    name = "oras-py"
+
+    def __init__(self, target: Target, repository: str) -> None:
+        from oras.provider import Registry as OrasRegistry
+
+        self.t, self.container = target, f"{target.host_port}/{repository}"
+        self.client = OrasRegistry(hostname=target.host_port, insecure=False, tls_verify=str(target.ca))
+        self.file = target.work / "artifact.txt"
+        self.file.write_bytes(b"an artifact for the compatibility table\n")
+
+    def login(self) -> None:
+        # oras-py's login() goes through the Docker SDK; its own HTTP client takes credentials here
+        # and logs in on the first request that asks for them.
+        self.client.set_basic_auth(self.t.user, self.t.password)
+        response = _failing(lambda: self.client.do_request(f"https://{self.t.host_port}/v2/", "GET"))
+        if response.status_code != 200:
+            raise Failed(f"GET /v2/ answered {response.status_code}: {short(response.text)}")
+
+    def push(self) -> None:
+        response = _failing(lambda: self.client.push(target=f"{self.container}:1.0", files=[str(self.file)],
+                                                    disable_path_validation=True, quiet=True))
+        if response.status_code != 201:
+            raise Failed(f"manifest PUT answered {response.status_code}: {short(response.text)}")
+
+    def pull(self) -> None:
+        pulled = _failing(lambda: self.client.pull(target=f"{self.container}:1.0", outdir=str(self.t.work / "out")))
+        if not pulled or Path(pulled[0]).read_bytes() != self.file.read_bytes():
+            raise Failed("pulled files differ from the pushed ones")
+
+    def tags(self) -> None:
+        if "1.0" not in _failing(lambda: self.client.get_tags(self.container)):
+            raise Failed("pushed tag missing")
+
+    def catalog(self) -> None:
+        raise NotOffered
+
+    def referrers(self) -> None:
+        from oras.oci import Subject
+
+        manifest = _failing(lambda: self.client.get_manifest(f"{self.container}:1.0"))
+        body = json.dumps(manifest).encode()  # oras-py hands back parsed JSON; its digest is the server's
+        head = _failing(lambda: self.client.do_request(
+            f"https://{self.t.host_port}/v2/{self.container.split('/', 1)[1]}/manifests/1.0", "HEAD",
+            headers={"Accept": OCI_MANIFEST}))
+        subject = Subject(OCI_MANIFEST, head.headers.get("Docker-Content-Digest", digest(body)),
+                          int(head.headers.get("Content-Length", len(body))))
+        response = _failing(lambda: self.client.push(target=f"{self.container}:sbom", files=[str(self.file)],
+                                                    disable_path_validation=True, subject=subject, quiet=True))
+        if response.status_code != 201:
+            raise Failed(f"artifact manifest PUT answered {response.status_code}")
+
+    def delete(self) -> None:
+        if not _failing(lambda: self.client.delete_tag(self.container, "1.0")):
+            raise Failed("delete_tag returned False")
+
+
+class PythonDxf:
+    name = "python-dxf"
+
+    def __init__(self, target: Target, repository: str) -> None:
+        from dxf import DXF, DXFBase
+
+        self.t = target
+
+        def auth(client: Any, response: Any) -> None:
+            client.authenticate(target.user, target.password, response=response)
+
+        self.client = DXF(target.host_port, repository, auth=auth, tlsverify=str(target.ca))
+        self.base = DXFBase(target.host_port, auth=auth, tlsverify=str(target.ca))
+        self.layer = target.work / "layer.bin"
+        self.layer.write_bytes(b"a blob pushed by python-dxf\n" * 64)
+
+    def login(self) -> None:
+        _failing(lambda: self.client.authenticate(self.t.user, self.t.password, actions=["pull", "push"]))
+
+    def push(self) -> None:
+        pushed = _failing(lambda: self.client.push_blob(str(self.layer)))
+        _failing(lambda: self.client.set_alias("1.0", pushed))
+
+    def pull(self) -> None:
+        digests = _failing(lambda: self.client.get_alias("1.0"))
+        data = b"".join(_failing(lambda: self.client.pull_blob(digests[0])))
+        if data != self.layer.read_bytes():
+            raise Failed("pulled blob differs from the pushed one")
+
+    def tags(self) -> None:
+        if "1.0" not in _failing(self.client.list_aliases):
+            raise Failed("pushed tag missing")
+
+    def catalog(self) -> None:
+        if self.client._repo not in _failing(self.base.list_repos):  # noqa: SLF001 (dxf keeps it there)
+            raise Failed("pushed repository missing from the catalog")
+
+    def referrers(self) -> None:
+        raise NotOffered
+
+    def delete(self) -> None:
+        _failing(lambda: self.client.del_alias("1.0"))
+
+
+# -- the raw HTTP examples of docs/profiles.md: requests and httpx ------------------------------------
+def challenge(header: str) -> Tuple[str, Dict[str, str]]:
+    """`Bearer realm="…",service="…"` → ("bearer", {"realm": …, "service": …})."""
+    scheme, _, rest = header.partition(" ")
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+class RawHttp:
+    """The spec's flows over a plain HTTP library, with the token dance of docs/profiles.md."""
+
+    def __init__(self, name: str, target: Target, repository: str) -> None:
+        self.name, self.t, self.repo = name, target, repository
+        if name == "httpx":
+            import httpx
+
+            self.session: Any = httpx.Client(verify=str(target.ca), timeout=30)
+        else:
+            import requests
+
+            self.session = requests.Session()
+            self.session.verify = str(target.ca)
+        self.basic = "Basic " + base64.b64encode(f"{target.user}:{target.password}".encode()).decode()
+        self.tokens: Dict[str, str] = {}
+
+    def close(self) -> None:
+        self.session.close()
+
+    def call(self, method: str, path: str, scope: str, expect: Tuple[int, ...], **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if scope in self.tokens:
+            headers["Authorization"] = self.tokens[scope]
+        response = self.session.request(method, self.t.url + path, headers=headers, **kwargs)
+        if response.status_code == 401 and "WWW-Authenticate" in response.headers:
+            self.tokens[scope] = self.authorization(response.headers["WWW-Authenticate"], scope)
+            headers["Authorization"] = self.tokens[scope]
+            response = self.session.request(method, self.t.url + path, headers=headers, **kwargs)
+        if response.status_code not in expect:
+            raise Failed(f"{method} {path.split('?')[0]} → {response.status_code} {short(response.text, 70)}")
+        return response
+
+    def authorization(self, header: str, scope: str) -> str:
+        scheme, params = challenge(header)
+        if scheme == "basic":
+            return self.basic
+        query = {"service": params.get("service", ""), "scope": scope}
+        answer = self.session.get(params["realm"], params=query, headers={"Authorization": self.basic})
+        if answer.status_code != 200:
+            raise Failed(f"token endpoint → {answer.status_code} {short(answer.text, 70)}")
+        document = answer.json()
+        return "Bearer " + (document.get("token") or document["access_token"])
+
+    def scope(self, actions: str = "pull,push") -> str:
+        return f"repository:{self.repo}:{actions}"
+
+    def login(self) -> None:
+        self.call("GET", "/v2/", self.scope(), (200,))
+
+    def body(self, data: bytes) -> Dict[str, bytes]:
+        return {"content": data} if self.name == "httpx" else {"data": data}
+
+    def put_blob(self, data: bytes) -> None:
+        start = self.call("POST", f"/v2/{self.repo}/blobs/uploads/", self.scope(), (202,))
+        location = start.headers["Location"]
+        path = location[len(self.t.url):] if location.startswith("http") else location
+        joiner = "&" if "?" in path else "?"
+        self.call("PUT", f"{path}{joiner}digest={digest(data)}", self.scope(), (201,),
+                  headers={"Content-Type": "application/octet-stream"}, **self.body(data))
+
+    def put_manifest(self, reference: str, body: bytes) -> Any:
+        return self.call("PUT", f"/v2/{self.repo}/manifests/{reference}", self.scope(), (201,),
+                         headers={"Content-Type": OCI_MANIFEST}, **self.body(body))
+
+    def push(self) -> None:
+        layer, config, manifest = image_parts()
+        self.put_blob(config)
+        self.put_blob(layer)
+        self.put_manifest("1.0", manifest)
+
+    def pull(self) -> None:
+        layer, _, manifest = image_parts()
+        got = self.call("GET", f"/v2/{self.repo}/manifests/1.0", self.scope("pull"), (200,),
+                        headers={"Accept": OCI_MANIFEST})
+        if got.content != manifest:
+            raise Failed("manifest bytes differ")
+        if self.call("GET", f"/v2/{self.repo}/blobs/{digest(layer)}", self.scope("pull"), (200,)).content != layer:
+            raise Failed("layer bytes differ")
+
+    def tags(self) -> None:
+        listed = self.call("GET", f"/v2/{self.repo}/tags/list", self.scope("pull"), (200,)).json()
+        if "1.0" not in (listed.get("tags") or []):
+            raise Failed(f"pushed tag missing from {listed.get('tags')}")
+
+    def catalog(self) -> None:
+        listed = self.call("GET", "/v2/_catalog", "registry:catalog:*", (200,)).json()
+        if self.repo not in listed.get("repositories", []):
+            raise Failed("pushed repository missing from the catalog page")
+
+    def referrers(self) -> None:
+        _, _, manifest = image_parts()
+        empty = b"{}"
+        self.put_blob(empty)
+        artifact = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM,
+                               "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                                          "digest": digest(empty), "size": 2},
+                               "layers": [{"mediaType": "application/vnd.oci.empty.v1+json",
+                                           "digest": digest(empty), "size": 2}],
+                               "subject": {"mediaType": OCI_MANIFEST, "digest": digest(manifest),
+                                           "size": len(manifest)}}).encode()
+        self.put_manifest(digest(artifact), artifact)
+        listed = self.call("GET", f"/v2/{self.repo}/referrers/{digest(manifest)}", self.scope("pull"), (200,))
+        if digest(artifact) not in {entry["digest"] for entry in listed.json().get("manifests", [])}:
+            raise Failed("the artifact is missing from the referrers list")
+
+    def delete(self) -> None:
+        _, _, manifest = image_parts()
+        self.call("DELETE", f"/v2/{self.repo}/manifests/{digest(manifest)}", self.scope("delete,pull,push"), (202,))
+
+
+def clients() -> Dict[str, Callable[[Target, str], Any]]:
+    return {"skopeo": Skopeo, "podman": Podman, "oras-py": OrasPy, "python-dxf": PythonDxf,
+            "requests": lambda t, r: RawHttp("requests", t, r), "httpx": lambda t, r: RawHttp("httpx", t, r)}
+
+
+def attempt(client: Any, operation: str) -> Tuple[str, Optional[str]]:
+    """("ok", None), ("fail", reason) or ("n/a", None)."""
+    try:
+        getattr(client, operation)()
+    except NotOffered:
+        return "n/a", None
+    except Failed as failure:
+        return "fail", str(failure)
+    except Exception as error:  # a bug in a client's adapter must show, not stop the table
+        return "fail", short(f"{type(error).__name__}: {error}")
+    return "ok", None

@@ -1,0 +1,365 @@
+"""Every behaviour of every shipped profile, observed from the client side over HTTP.
+
+The cases are generated from the profile files: one per behaviour entry (`settings.*`, `auth`,
+`errors[i]`, `rate_limits[i]`). Each check derives its expectation from the entry itself (and,
+for refusals, from the profile's own error rules), performs what a client would do against a live
+server, and asserts the status, headers and body that come back. A behaviour no check knows is a
+failure, so a new kind of entry cannot go unobserved.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+
+import pytest
+
+from mockreg import Registry, profiles
+from mockreg.profiles.model import Behaviour, Profile
+from mockreg.server import LiveServer
+
+from profile_client import OCI_MANIFEST, Client, challenge, error_of, profiled, sha256
+
+SHIPPED = [name for name in profiles.names() if name != profiles.DEFAULT]
+REPO = "team/project/app"  # three components: within every profile's name rules
+
+# What each refusal looks like when no error rule of the profile rewrites it (policy.py, handlers).
+DEFAULT_REFUSALS = {
+    "repository-missing": (404, "NAME_UNKNOWN"), "catalog-disabled": (404, "UNSUPPORTED"),
+    "referrers-disabled": (404, "UNSUPPORTED"), "name-too-deep": (400, "NAME_INVALID"),
+    "page-size-too-large": (400, "UNSUPPORTED"), "chunk-too-small": (416, "BLOB_UPLOAD_INVALID"),
+    "tag-immutable": (409, "DENIED"),
+}
+
+
+def expected_refusal(profile: Profile, reason: str, kind: str, code: str = "",
+                     status: Optional[int] = None) -> Tuple[int, str, Optional[str]]:
+    """(status, code, message or None) a client gets for a refusal, from the profile's error rules;
+    `reason` "" for a refusal that has none (then `code` and `status` say what it is)."""
+    default_status, default_code = DEFAULT_REFUSALS.get(reason, (status, code))
+    status, code = status or default_status, code or default_code
+    for rule in profile.error_rules:
+        when = rule.when
+        if "reason" in when and when["reason"] != reason:
+            continue
+        if "code" in when and when["code"] != code:
+            continue
+        if "kinds" in when and kind not in when["kinds"]:
+            continue
+        if "status" in when and when["status"] != status:
+            continue
+        answer = rule.answer
+        return answer.get("status", status), answer.get("code", code), answer.get("message")
+    return status, code, None
+
+
+def assert_refused(response: Any, expected: Tuple[int, str, Optional[str]], **fill: str) -> None:
+    status, code, message = expected
+    assert response.status_code == status, response.text
+    error = error_of(response)
+    assert error["code"] == code
+    if message is not None:
+        assert error["message"] == (message.format(**fill) if fill and "{" in message else message)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    with LiveServer(Registry()) as live:
+        yield live
+
+
+class Case:
+    def __init__(self, profile: Profile, behaviour: Behaviour, server: LiveServer) -> None:
+        self.profile, self.behaviour, self.server = profile, behaviour, server
+        self.registry = profiled(profile.name)
+        server.app = self.registry
+        self.client = Client(server.url)
+
+    def prepare(self, name: str = REPO) -> None:
+        if self.registry.settings.repository_must_exist:
+            self.registry.create_repository(name)
+
+    def refusal(self, reason: str, kind: str, code: str = "",
+                status: Optional[int] = None) -> Tuple[int, str, Optional[str]]:
+        return expected_refusal(self.profile, reason, kind, code, status)
+
+
+# -- settings --------------------------------------------------------------------------------------------
+def check_catalog(case: Case, value: bool) -> None:
+    case.prepare()
+    case.client.push_image(REPO, "1.0")
+    answer = case.client.request("GET", "/v2/_catalog", "registry:catalog:*")
+    if value:
+        assert answer.status_code == 200 and REPO in answer.json()["repositories"]
+    else:
+        assert_refused(answer, case.refusal("catalog-disabled", "catalog"))
+
+
+def check_referrers(case: Case, value: bool) -> None:
+    case.prepare()
+    _, subject = case.client.push_image(REPO, "1.0")
+    artifact, _ = case.client.push_image(REPO, "sbom", {
+        "artifactType": "application/vnd.example.sbom.v1+json",
+        "subject": {"mediaType": OCI_MANIFEST, "digest": sha256(subject), "size": len(subject)}})
+    assert artifact.status_code == 201, artifact.text
+    listed = case.client.request("GET", f"/v2/{REPO}/referrers/{sha256(subject)}", f"repository:{REPO}:pull")
+    if value:
+        assert artifact.headers["OCI-Subject"] == sha256(subject)
+        assert listed.status_code == 200
+        assert [m["artifactType"] for m in listed.json()["manifests"]] == ["application/vnd.example.sbom.v1+json"]
+    else:
+        assert "OCI-Subject" not in artifact.headers
+        assert_refused(listed, case.refusal("referrers-disabled", "referrers"))
+
+
+def check_repository_must_exist(case: Case, value: bool) -> None:
+    refused = case.client.request("POST", f"/v2/{REPO}/blobs/uploads/", f"repository:{REPO}:pull,push")
+    assert_refused(refused, case.refusal("repository-missing", "blob-upload-start"), name=REPO)
+    case.registry.create_repository(REPO)
+    answer, _ = case.client.push_image(REPO, "1.0")
+    assert answer.status_code == 201, answer.text
+
+
+def check_chunk_min_length(case: Case, value: int) -> None:
+    case.prepare()
+    started = case.client.request("POST", f"/v2/{REPO}/blobs/uploads/", f"repository:{REPO}:pull,push")
+    assert started.status_code == 202
+    assert started.headers["OCI-Chunk-Min-Length"] == str(value)
+
+
+def check_chunk_min_enforced(case: Case, value: bool) -> None:
+    case.prepare()
+    scope = f"repository:{REPO}:pull,push"
+    started = case.client.request("POST", f"/v2/{REPO}/blobs/uploads/", scope)
+    location = started.headers["Location"]
+    path = location[len(case.server.url):] if location.startswith("http") else location
+    small = b"x" * 10
+    patched = case.client.request("PATCH", path, scope, data=small, headers={
+        "Content-Type": "application/octet-stream", "Content-Range": f"0-{len(small) - 1}"})
+    assert value and case.registry.settings.chunk_min_length > len(small)
+    assert_refused(patched, case.refusal("chunk-too-small", "blob-upload-patch"))
+
+
+def _seed_tags(case: Case, count: int) -> None:
+    case.registry.create_repository(REPO)
+    config = case.registry.push_blob(REPO, b"{}")
+    case.registry.push_manifest(REPO, {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                  "digest": config, "size": 2}, "layers": []},
+                                tags=[f"t{i:05d}" for i in range(count)])
+
+
+def check_tags_page_size(case: Case, value: int) -> None:
+    _seed_tags(case, value + 1)
+    listed = case.client.request("GET", f"/v2/{REPO}/tags/list", f"repository:{REPO}:pull")
+    assert listed.status_code == 200 and len(listed.json()["tags"]) == value
+    assert 'rel="next"' in listed.headers["Link"]
+
+
+def check_tags_page_max(case: Case, value: int) -> None:
+    _seed_tags(case, value + 1)
+    listed = case.client.request("GET", f"/v2/{REPO}/tags/list?n={value + 1}", f"repository:{REPO}:pull")
+    if case.registry.settings.page_over_max == "clamp":
+        assert listed.status_code == 200 and len(listed.json()["tags"]) == value
+        assert 'rel="next"' in listed.headers["Link"]
+    else:
+        assert_refused(listed, case.refusal("page-size-too-large", "tags-list"))
+
+
+def check_catalog_page_size(case: Case, value: int) -> None:
+    for i in range(value + 1):
+        case.registry.create_repository(f"team/r{i:04d}")
+    listed = case.client.request("GET", "/v2/_catalog", "registry:catalog:*")
+    assert listed.status_code == 200 and len(listed.json()["repositories"]) == value
+    assert 'rel="next"' in listed.headers["Link"]
+
+
+def check_catalog_page_max(case: Case, value: int) -> None:
+    case.registry.create_repository(REPO)
+    listed = case.client.request("GET", f"/v2/_catalog?n={value + 1}", "registry:catalog:*")
+    if case.registry.settings.page_over_max == "clamp":
+        assert listed.status_code == 200
+    else:
+        assert_refused(listed, case.refusal("page-size-too-large", "catalog"))
+
+
+def check_page_over_max(case: Case, value: str) -> None:
+    settings = case.registry.settings
+    assert settings.tags_page_max or settings.catalog_page_max, "page_over_max without a page cap says nothing"
+    if settings.tags_page_max:
+        check_tags_page_max(case, settings.tags_page_max)
+    else:
+        check_catalog_page_max(case, settings.catalog_page_max)
+
+
+def check_link_header(case: Case, value: str) -> None:
+    for name in ("team/a", "team/b"):
+        case.registry.create_repository(name)
+    listed = case.client.request("GET", "/v2/_catalog?n=1", "registry:catalog:*")
+    if not case.registry.settings.catalog:
+        listed = None
+    _seed_tags(case, 2)
+    tags = case.client.request("GET", f"/v2/{REPO}/tags/list?n=1", f"repository:{REPO}:pull")
+    for answer in filter(None, (listed, tags)):
+        link = answer.headers["Link"]
+        assert {"relative": link.startswith("</v2/"), "absolute": link.startswith("<http")}[value], link
+
+
+def check_max_name_components(case: Case, value: int) -> None:
+    deep = "/".join(["level"] * (value + 1))
+    refused = case.client.request("POST", f"/v2/{deep}/blobs/uploads/", f"repository:{deep}:pull,push")
+    assert_refused(refused, case.refusal("name-too-deep", "blob-upload-start"), name=deep)
+    deepest = "/".join(["level"] * value)
+    case.prepare(deepest)
+    answer, _ = case.client.push_image(deepest, "1.0")
+    assert answer.status_code == 201, answer.text
+
+
+def check_tag_delete(case: Case, value: bool) -> None:
+    case.prepare()
+    case.client.push_image(REPO, "1.0")
+    answer = case.client.request("DELETE", f"/v2/{REPO}/manifests/1.0", f"repository:{REPO}:delete,pull,push")
+    if value:
+        assert answer.status_code == 202
+        assert "1.0" not in case.registry.tags(REPO)
+    else:
+        assert_refused(answer, case.refusal("", "manifest-delete", code="UNSUPPORTED", status=405))
+        assert "1.0" in case.registry.tags(REPO)
+
+
+def check_extensions(case: Case, value: bool) -> None:
+    answer = case.client.request("GET", "/v2/_oci/ext/discover", "")
+    assert (answer.status_code == 200) is value
+
+
+SETTING_CHECKS: Dict[str, Callable[[Case, Any], None]] = {
+    name[len("check_"):]: function for name, function in dict(globals()).items()
+    if name.startswith("check_") and callable(function)}
+
+
+# -- auth, error rules, rate limits ---------------------------------------------------------------------
+def check_auth(case: Case, value: Dict[str, Any]) -> None:
+    bare = case.client.session.get(case.server.url + "/v2/")
+    assert bare.status_code == 401
+    scheme, params = challenge(bare.headers["WWW-Authenticate"])
+    assert scheme == value.get("scheme", "bearer")
+    if scheme == "bearer":
+        assert params["realm"].endswith(value.get("token_path", "/token"))
+        if "service" in value and "{" not in value["service"]:
+            assert params["service"] == value["service"]
+    assert case.client.request("GET", "/v2/", f"repository:{REPO}:pull").status_code == 200
+    if scheme == "bearer":
+        token = case.client.token_answers[-1].json()
+        assert token["expires_in"] == value.get("token_ttl", 300)
+    case.prepare()
+    pushed, _ = case.client.push_image(REPO, "1.0")
+    assert pushed.status_code == 201, pushed.text
+    nobody = Client(case.server.url, anonymous=True)
+    pulled = nobody.request("GET", f"/v2/{REPO}/manifests/1.0", f"repository:{REPO}:pull",
+                            headers={"Accept": OCI_MANIFEST})
+    anonymous_pull = "pull" in value.get("anonymous", {}).get("*", [])
+    assert (pulled.status_code == 200) is anonymous_pull, pulled.text
+    refused, _ = nobody.push_image(REPO, "2.0")
+    assert refused.status_code in (401, 403)
+    if value.get("anonymous_tokens"):
+        assert nobody.token_answers and nobody.token_answers[0].status_code == 200
+
+
+TRIGGERS: Dict[str, Callable[[Case], None]] = {}
+
+
+def trigger(reason: str) -> Callable[[Callable[[Case], None]], Callable[[Case], None]]:
+    def register(function: Callable[[Case], None]) -> Callable[[Case], None]:
+        TRIGGERS[reason] = function
+        return function
+    return register
+
+
+@trigger("repository-missing")
+def _missing(case: Case) -> None:
+    check_repository_must_exist(case, True)
+
+
+@trigger("catalog-disabled")
+def _catalog_off(case: Case) -> None:
+    check_catalog(case, False)
+
+
+@trigger("page-size-too-large")
+def _too_large(case: Case) -> None:
+    check_page_over_max(case, "error")
+
+
+@trigger("name-too-deep")
+def _too_deep(case: Case) -> None:
+    check_max_name_components(case, case.registry.settings.max_name_components)
+
+
+@trigger("tag-immutable")
+def _immutable(case: Case) -> None:
+    case.registry.configure(immutable_tags="*")  # the profile gives the answer; the user opts in
+    case.prepare()
+    first, _ = case.client.push_image(REPO, "1.0")
+    assert first.status_code == 201
+    case.client.push_blob(REPO, b"another layer")
+    moved = case.client.request("PUT", f"/v2/{REPO}/manifests/1.0", f"repository:{REPO}:pull,push",
+                                data=json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                                                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                            "digest": sha256(b"{}"), "size": 2},
+                                                 "layers": []}).encode(),
+                                headers={"Content-Type": OCI_MANIFEST})
+    assert_refused(moved, case.refusal("tag-immutable", "manifest-put"), name=REPO, tag="1.0")
+
+
+@trigger("code:UNSUPPORTED")
+def _unsupported(case: Case) -> None:
+    check_tag_delete(case, False)
+
+
+def check_errors(case: Case, value: Dict[str, Any]) -> None:
+    when = value["when"]
+    key = when.get("reason") or f"code:{when.get('code')}"
+    assert key in TRIGGERS, f"no client-side trigger for error rule {when}"
+    TRIGGERS[key](case)
+
+
+def check_rate_limits(case: Case, value: Dict[str, Any]) -> None:
+    case.prepare()
+    case.client.push_image(REPO, "1.0")
+    got = case.client.request("GET", f"/v2/{REPO}/manifests/1.0", f"repository:{REPO}:pull",
+                              headers={"Accept": OCI_MANIFEST})
+    assert got.status_code == 200
+    window = f";w={value['window']}"
+    assert got.headers["ratelimit-limit"] == f"{value['limit']}{window}"
+    assert got.headers["ratelimit-remaining"] == f"{value['limit'] - 1}{window}"
+
+
+def check_for(behaviour: Behaviour) -> Callable[[Case, Any], None]:
+    section, _, rest = behaviour.key.partition(".")
+    section = section.split("[")[0]
+    if section == "settings":
+        return SETTING_CHECKS[rest]
+    return {"auth": check_auth, "errors": check_errors, "rate_limits": check_rate_limits}[section]
+
+
+CASES = [(name, b.key) for name in SHIPPED for b in profiles.load(name).behaviours()]
+
+
+def test_every_behaviour_has_a_client_side_check():
+    unchecked = []
+    for name, key in CASES:
+        behaviour = next(b for b in profiles.load(name).behaviours() if b.key == key)
+        try:
+            check_for(behaviour)
+        except KeyError:
+            unchecked.append(f"{name}: {key}")
+    assert unchecked == []
+
+
+@pytest.mark.parametrize("name,key", CASES, ids=[f"{n}:{k}" for n, k in CASES])
+def test_behaviour_seen_by_a_client(server, name, key):
+    profile = profiles.load(name)
+    behaviour = next(b for b in profile.behaviours() if b.key == key)
+    case = Case(profile, behaviour, server)
+    check_for(behaviour)(case, behaviour.value)
+    assert case.registry.server_errors == []
