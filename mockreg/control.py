@@ -13,6 +13,8 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/clock              {"now", "frozen"}; POST {"advance": S} / {"freeze": true|T} /
                                         {"unfreeze": true}
     GET    /_mockreg/journal            the request journal, where the registry keeps one
+    GET    /_mockreg/profile            the registry profile in use, with its behaviours and sources
+    GET    /_mockreg/repositories       every repository; POST {"name": REPO} creates an empty one
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ ENDPOINTS = [
     "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings", "POST /_mockreg/scenario",
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
-    "GET|POST /_mockreg/clock", "GET /_mockreg/journal",
+    "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/profile",
+    "GET|POST /_mockreg/repositories",
 ]
 
 
@@ -77,6 +80,9 @@ def reset(registry: "Registry", request: Request) -> Response:
     for layer in (faults.find(registry), ratelimit.find(registry)):
         if layer is not None:
             layer.clear()
+    if registry.profile is not None:  # a profile's rate limits are part of how the registry behaves
+        for limit in registry.profile.rate_limits:
+            registry.rate_limit(limit)
     kept = _journal_of(registry)
     if kept is not None:
         kept.clear()
@@ -216,6 +222,22 @@ def journal(registry: "Registry", request: Request) -> Response:
     return _json({"entries": [_entry(entry) for entry in kept.entries]})
 
 
+def profile(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    applied = registry.profile
+    return _json(applied.summary() if applied is not None else {"name": None})
+
+
+def repositories(registry: "Registry", request: Request) -> Response:
+    _checked(registry)
+    if request.method == "POST":
+        body = _body(request)
+        if set(body) != {"name"} or not isinstance(body["name"], str):
+            raise _bad('POST {"name": "REPOSITORY"} naming the repository to create')
+        registry.create_repository(body["name"])  # NAME_INVALID for a bad name
+    return _json({"repositories": registry.repositories()})
+
+
 def routes() -> List[Route]:
     return [
         route(f"{PREFIX}/?", get=("control-index", index)),
@@ -228,4 +250,7 @@ def routes() -> List[Route]:
               post=("control-rate-limits-add", rate_limits), delete=("control-rate-limits-remove", rate_limits)),
         route(f"{PREFIX}/clock", get=("control-clock", clock), post=("control-clock-change", clock)),
         route(f"{PREFIX}/journal", get=("control-journal", journal)),
+        route(f"{PREFIX}/profile", get=("control-profile", profile)),
+        route(f"{PREFIX}/repositories", get=("control-repositories", repositories),
+              post=("control-repository-create", repositories)),
     ]

@@ -34,20 +34,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "mockreg(scenario=None, **settings): load a scenario file into the test's registry "
-        "and/or change settings, e.g. @pytest.mark.mockreg(scenario='fixtures/quickstart.yaml', "
-        "referrers=False); see docs/fixtures.md")
+        "markers", "mockreg(scenario=None, profile=None, **settings): make the test's registry behave like a "
+        "registry profile, load a scenario file and/or change settings, e.g. "
+        "@pytest.mark.mockreg(profile='ecr', scenario='fixtures/quickstart.yaml', referrers=False); "
+        "see docs/fixtures.md")
+    config.addinivalue_line(
+        "markers", "mockreg_profiles(*names, exclude=()): run the test once per registry profile (all shipped "
+        "profiles when no names are given), the profile's name in the test id; see docs/profiles.md")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.mockreg_profiles(...)`: parametrize the `mockreg_profile` fixture, which the
+    `mockreg` fixture (and so every registry fixture) reads."""
+    marker = metafunc.definition.get_closest_marker("mockreg_profiles")
+    if marker is None or "mockreg_profile" not in metafunc.fixturenames:
+        return
+    from .profile_params import selected_profiles  # profiles are read only by tests that ask for them
+
+    chosen = selected_profiles(metafunc.definition.nodeid, marker.args, marker.kwargs)
+    metafunc.parametrize("mockreg_profile", chosen, ids=chosen)
 
 
 # -- the test's registry ------------------------------------------------------------------------
 @pytest.fixture
-def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
-    """A fresh, empty `Registry` for this test, configured by its `mockreg` markers."""
+def mockreg_profile(request: pytest.FixtureRequest) -> Optional[str]:
+    """The registry profile this test's registry takes: the name `mockreg_profiles` parametrizes
+    the test with, else the closest `@pytest.mark.mockreg(profile=...)`, else None (strict-spec)."""
+    marker = next((m for m in request.node.iter_markers("mockreg") if "profile" in m.kwargs), None)
+    return None if marker is None else marker.kwargs["profile"]
+
+
+@pytest.fixture
+def mockreg(request: pytest.FixtureRequest, mockreg_profile: Optional[str]) -> Iterator[Registry]:
+    """A fresh, empty `Registry` for this test, configured by its profile and `mockreg` markers."""
     size = request.config.getini("mockreg_journal_size")
     if not str(size).isdigit() or int(size) == 0:
         pytest.fail(f"ini option mockreg_journal_size must be a positive whole number, got {size!r}", pytrace=False)
     journal_size = int(size)
     registry = fresh_registry(journal_size=journal_size)
+    if mockreg_profile is not None:
+        from .profile_params import apply_profile
+
+        apply_profile(registry, request.node, mockreg_profile)
     request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     yield registry
@@ -69,7 +97,7 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg takes one scenario file and settings by name",
                         pytrace=False)
         path = marker.args[0] if marker.args else marker.kwargs.get("scenario")
-        settings = {k: v for k, v in marker.kwargs.items() if k != "scenario"}
+        settings = {k: v for k, v in marker.kwargs.items() if k not in ("scenario", "profile")}
         try:
             if path is not None:
                 closest = _scenario(node, path)

@@ -24,6 +24,7 @@ from ..server import LiveServer
 from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
 from .auth_options import USER_FORM, auth_config
+from .profile_commands import add_serve_option, apply_profile
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
 
 EXAMPLES = """\
@@ -61,6 +62,7 @@ def add_parser(commands: Any) -> None:
     tls.add_argument("--cert", type=Path, metavar="FILE",
                      help="serve https with your own certificate chain (PEM), with --key (e.g. --cert server.crt)")
     tls.add_argument("--key", type=Path, metavar="FILE", help="the private key of --cert (e.g. --key server.key)")
+    add_serve_option(parser)
     auth = parser.add_argument_group("auth (default: anyone may do anything)")
     auth.add_argument("--auth", metavar="basic|bearer|FILE",
                       help="require credentials: Basic auth, Bearer tokens from /token as docker expects, or the "
@@ -139,6 +141,7 @@ def holdings(registry: Registry) -> Tuple[int, int, int, int]:
 
 def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
     registry = Registry()
+    users_taken = apply_profile(registry, args)
     for scenario in load_scenarios(registry, args.scenario):
         rows = scenario.summary()
         say(f"loaded {scenario.path}: {count(len(scenario.repositories), 'repository', 'repositories')}, "
@@ -149,7 +152,7 @@ def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
     except ValueError as exc:
         raise CommandError(f"--set: {exc}") from None
     registry.configure(**changes)
-    config = auth_config(args.auth, args.user, args.anonymous)
+    config = None if users_taken else auth_config(args.auth, args.user, args.anonymous)
     if config is not None:
         if registry.auth is not None:
             raise CommandError("auth comes from both --auth and a scenario's `auth:`; keep one of them")

@@ -17,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import List, Union
 
-from .model import Behaviour, Profile, ProfileError
+from .model import Behaviour, Profile, ProfileError, UnknownProfile
 from .reader import read_profile
 
-__all__ = ["Behaviour", "Profile", "ProfileError", "DEFAULT", "names", "load", "path_of"]
+__all__ = ["Behaviour", "Profile", "ProfileError", "UnknownProfile", "DEFAULT", "names", "load", "path_of"]
 
 DEFAULT = "strict-spec"
 _SUFFIX = ".yaml"
@@ -36,7 +36,7 @@ def path_of(name: str) -> Path:
     """The file of a shipped profile; ProfileError naming the known ones when there is none."""
     candidate = Path(str(resources.files(__name__).joinpath(name + _SUFFIX)))
     if not candidate.is_file():
-        raise ProfileError(name, (), f"no profile named {name!r}; known profiles: {', '.join(names())}")
+        raise UnknownProfile(name, names())
     return candidate
 
 

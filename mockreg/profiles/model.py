@@ -20,6 +20,17 @@ class ProfileError(ScenarioError):
     """A profile that cannot be loaded or applied: file:line:column: key path: problem."""
 
 
+class UnknownProfile(ProfileError):
+    """A profile name that names no shipped profile; the message lists the known ones."""
+
+    def __init__(self, name: str, known: List[str]) -> None:
+        super().__init__(name, (), f"no profile named {name!r}; known profiles: {', '.join(known)}")
+        self.args = (self.problem,)
+
+    def __str__(self) -> str:
+        return self.problem
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """One behaviour of a profile as its file states it, with where to check it."""

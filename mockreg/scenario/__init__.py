@@ -19,7 +19,9 @@ from .. import content
 from ..auth.config import AuthConfig
 from ..content import Image, Index
 from ..extensions.model import RESERVED_NAMES, Extension
+from ..error_rules import ErrorRule
 from ..faults import FaultRule
+from ..header_rules import HeaderRule
 from ..http import Response, json_response
 from ..layout import LayoutError, import_layout
 from ..ratelimit import RateLimit
@@ -45,6 +47,9 @@ class _Behaviour:
     auth: Optional[AuthConfig]
     faults: List[FaultRule]
     rate_limits: List[RateLimit]
+    error_rules: List[ErrorRule]
+    header_rules: List[HeaderRule]
+    profile: Optional[Any]  # a mockreg.profiles.Profile
 
 
 class Scenario:
@@ -109,12 +114,23 @@ class Scenario:
                        f"({', '.join(sorted(self.repositories)) or 'none'})")
 
     # -- applying -----------------------------------------------------------------------
+    @property
+    def profile(self) -> Optional[Any]:
+        """The registry profile (`mockreg.profiles.Profile`) the file names, or None."""
+        return self._behaviour.profile
+
     def apply(self, registry: "Registry") -> None:
-        """Load everything into `registry`. On any error the registry is left exactly as it was."""
+        """Load everything into `registry`. On any error the registry is left exactly as it was.
+        A `profile:` is applied first, so the scenario's own settings and rules win."""
         from ..registry import Registry
 
         behaviour = self._behaviour
-        settings = registry.settings.replace(**behaviour.settings)
+        profile = behaviour.profile
+        if profile is not None and registry.profile is not None and registry.profile.name != profile.name:
+            raise self._document.error(("profile",), f"the registry already behaves like profile "
+                                                     f"{registry.profile.name!r}, not {profile.name!r}")
+        base = registry.settings.replace(**profile.settings) if profile is not None else registry.settings
+        settings = base.replace(**behaviour.settings)
         for extension in behaviour.extensions:
             if registry.extensions.get(extension.name) is not None:
                 raise self._document.error(("extensions",), f"the registry already has extension {extension.name}")
@@ -124,6 +140,8 @@ class Scenario:
         staging = Registry(settings=settings, clock=registry.clock)
         for plan in self.repositories.values():
             _push_plan(self._document, staging, plan)
+        if profile is not None:
+            profile.apply(registry)
         registry.store.absorb(staging.store)
         registry.settings = settings
         for extension in behaviour.extensions:
@@ -136,6 +154,10 @@ class Scenario:
             registry.add_fault(rule)
         for limit in behaviour.rate_limits:
             registry.rate_limit(limit)
+        for error_rule in behaviour.error_rules:
+            registry.add_error_rule(error_rule)
+        for header_rule in behaviour.header_rules:
+            registry.add_header_rule(header_rule)
 
     def summary(self) -> List[Dict[str, Any]]:
         """One row per manifest: repository, tags, kind, digest and total size, for `scenario show`."""
@@ -153,6 +175,7 @@ class Scenario:
 
 
 def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPlan) -> None:
+    staging.create_repository(plan.name)  # listed, even empty: it exists (for repository_must_exist)
     # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
@@ -208,7 +231,29 @@ def _behaviour(document: files.Document) -> _Behaviour:
     faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
-    return _Behaviour(settings, extensions, builtins, auth, faults, limits)
+    error_rules = [_convert(document, ("error_rules", i), ErrorRule.from_dict, rule)
+                   for i, rule in enumerate(data.get("error_rules", []))]
+    header_rules = [_convert(document, ("header_rules", i), HeaderRule.from_dict, rule)
+                    for i, rule in enumerate(data.get("header_rules", []))]
+    profile = _profile(document, data["profile"]) if "profile" in data else None
+    return _Behaviour(settings, extensions, builtins, auth, faults, limits, error_rules, header_rules, profile)
+
+
+def _profile(document: files.Document, name: str) -> Any:
+    """A shipped profile by name, or a profile file relative to the scenario that names it."""
+    from .. import profiles  # only scenarios with a profile pay for reading profiles
+
+    looks_like_path = "/" in name or name.endswith((".yaml", ".yml"))
+    try:
+        if looks_like_path:
+            base = document.base_dir(("profile",)).resolve()
+            path = (base / name).resolve()
+            if base not in path.parents:  # as for `file`: nothing outside the scenario's directory
+                raise document.error(("profile",), f"{name!r} lies outside the scenario's directory {base}")
+            return profiles.load(path)
+        return profiles.load(name)
+    except profiles.UnknownProfile as exc:  # point at the scenario's line
+        raise document.error(("profile",), exc.problem) from None
 
 
 def _convert(document: files.Document, where: Any, convert: Callable[[Any], Any], value: Any) -> Any:
