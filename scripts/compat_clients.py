@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import tarfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -97,7 +98,7 @@ def write_layout(directory: Path, tag: str = "1.0") -> Path:
 
 
 # -- command-line clients ---------------------------------------------------------------------------
-def run(argv: List[str], timeout: float = 120) -> str:
+def run(argv: List[str], timeout: float = 60) -> str:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -170,12 +171,16 @@ class Podman:
     def pull(self) -> None:
         self.loaded.append(run(["podman", "pull", "-q", *self._opts(), f"{self.image}:1.0"]).strip().splitlines()[-1])
 
+    def _search(self) -> List[str]:
+        # podman search takes no --cert-dir: it is told not to verify the (self-signed) certificate
+        return ["podman", "search", "--tls-verify=false", "--authfile", str(self.auth)]
+
     def tags(self) -> None:
-        if "1.0" not in run(["podman", "search", "--list-tags", *self._opts(), self.image]):
+        if "1.0" not in run([*self._search(), "--list-tags", self.image]):
             raise Failed("pushed tag missing from podman search --list-tags")
 
     def catalog(self) -> None:
-        found = run(["podman", "search", *self._opts(), f"{self.t.host_port}/{self.image.split('/', 2)[1]}"])
+        found = run([*self._search(), f"{self.t.host_port}/{self.image.split('/', 2)[1]}"])
         if self.image.split("/", 1)[1] not in found:
             raise Failed("pushed repository missing from podman search")
 
@@ -206,15 +211,22 @@ class OrasPy:
     def __init__(self, target: Target, repository: str) -> None:
         from oras.provider import Registry as OrasRegistry
 
+        import requests
+
         self.t, self.container = target, f"{target.host_port}/{repository}"
-        self.client = OrasRegistry(hostname=target.host_port, insecure=False, tls_verify=str(target.ca))
+        # oras-py's default auth backend speaks the token flow; for a registry that challenges
+        # with Basic its users pick the "basic" backend, as done here.
+        scheme = requests.get(target.url + "/v2/", verify=str(target.ca), timeout=30).headers.get(
+            "WWW-Authenticate", "bearer").split(" ")[0].lower()
+        self.client = OrasRegistry(hostname=target.host_port, insecure=False, tls_verify=str(target.ca),
+                                   auth_backend="basic" if scheme == "basic" else "token")
         self.file = target.work / "artifact.txt"
         self.file.write_bytes(b"an artifact for the compatibility table\n")
 
     def login(self) -> None:
         # oras-py's login() goes through the Docker SDK; its own HTTP client takes credentials here
         # and logs in on the first request that asks for them.
-        self.client.set_basic_auth(self.t.user, self.t.password)
+        self.client.auth.set_basic_auth(self.t.user, self.t.password)
         response = _failing(lambda: self.client.do_request(f"https://{self.t.host_port}/v2/", "GET"))
         if response.status_code != 200:
             raise Failed(f"GET /v2/ answered {response.status_code}: {short(response.text)}")
@@ -332,6 +344,8 @@ class RawHttp:
         headers = dict(kwargs.pop("headers", {}))
         if scope in self.tokens:
             headers["Authorization"] = self.tokens[scope]
+        if self.name == "requests":  # an explicit verify wins over REQUESTS_CA_BUNDLE and the like
+            kwargs["verify"] = str(self.t.ca)
         response = self.session.request(method, self.t.url + path, headers=headers, **kwargs)
         if response.status_code == 401 and "WWW-Authenticate" in response.headers:
             self.tokens[scope] = self.authorization(response.headers["WWW-Authenticate"], scope)
@@ -346,7 +360,8 @@ class RawHttp:
         if scheme == "basic":
             return self.basic
         query = {"service": params.get("service", ""), "scope": scope}
-        answer = self.session.get(params["realm"], params=query, headers={"Authorization": self.basic})
+        extra = {"verify": str(self.t.ca)} if self.name == "requests" else {}
+        answer = self.session.get(params["realm"], params=query, headers={"Authorization": self.basic}, **extra)
         if answer.status_code != 200:
             raise Failed(f"token endpoint → {answer.status_code} {short(answer.text, 70)}")
         document = answer.json()
@@ -424,14 +439,24 @@ def clients() -> Dict[str, Callable[[Target, str], Any]]:
             "requests": lambda t, r: RawHttp("requests", t, r), "httpx": lambda t, r: RawHttp("httpx", t, r)}
 
 
-def attempt(client: Any, operation: str) -> Tuple[str, Optional[str]]:
-    """("ok", None), ("fail", reason) or ("n/a", None)."""
-    try:
-        getattr(client, operation)()
-    except NotOffered:
-        return "n/a", None
-    except Failed as failure:
-        return "fail", str(failure)
-    except Exception as error:  # a bug in a client's adapter must show, not stop the table
-        return "fail", short(f"{type(error).__name__}: {error}")
-    return "ok", None
+def attempt(client: Any, operation: str, timeout: float = 90) -> Tuple[str, Optional[str]]:
+    """("ok", None), ("fail", reason) or ("n/a", None). A library call that does not come back
+    within `timeout` (one that keeps retrying) is a failure; its thread is left to die with the server."""
+    outcome: List[Tuple[str, Optional[str]]] = []
+
+    def call() -> None:
+        try:
+            getattr(client, operation)()
+        except NotOffered:
+            outcome.append(("n/a", None))
+        except Failed as failure:
+            outcome.append(("fail", str(failure)))
+        except Exception as error:  # a bug in a client's adapter must show, not stop the table
+            outcome.append(("fail", short(f"{type(error).__name__}: {error}")))
+        else:
+            outcome.append(("ok", None))
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else ("fail", f"no answer within {timeout:.0f} s (the client kept retrying)")
