@@ -52,11 +52,11 @@ class ErrorRule:
         if not self.answer:
             raise ConfigError(f"{what} answer must change something: {', '.join(_ANSWER_KEYS)}")
         self._kinds = frozenset(string_list(self.when.get("kinds", []), f"{what} when.kinds"))
-        for side in (self.when, self.answer):
+        for side_name, side in (("when", self.when), ("answer", self.answer)):
             status = side.get("status")
             if status is not None and (isinstance(status, bool) or not isinstance(status, int)
                                        or not 100 <= status <= 599):
-                raise ConfigError(f"{what} status must be an HTTP status (100-599), got {status!r}")
+                raise ConfigError(f"{what} {side_name}.status must be an HTTP status (100-599), got {status!r}")
         for key in ("code", "reason"):
             if key in self.when and not isinstance(self.when[key], str):
                 raise ConfigError(f"{what} when.{key} must be text, got {self.when[key]!r}")
