@@ -147,6 +147,12 @@ class Registry:
         _check_name(name)
         self.store.create_repository(name)
 
+    def create_namespace(self, prefix: str) -> None:
+        """Create a namespace (for `namespace_must_exist`): pushes to `prefix` and to names under
+        `prefix/` are then welcome, e.g. a Harbor project or an Artifact Registry repository."""
+        _check_name(prefix)
+        self.store.create_namespace(prefix)
+
     def add_error_rule(self, rule: Optional[ErrorRule] = None, **fields: Any) -> ErrorRule:
         """Answer an error differently, e.g. `add_error_rule(when={"reason": "repository-missing"},
         answer={"status": 404, "code": "NAME_UNKNOWN", "message": "..."})`; first match wins."""

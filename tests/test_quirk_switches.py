@@ -89,12 +89,14 @@ def test_the_control_api_creates_repositories():
     registry = Registry(repository_must_exist=True, control_api=True)
     client = Client(registry)
     created = client.post("/_mockreg/repositories", json={"name": "team/app"})
-    assert created.status_code == 200 and created.json == {"repositories": ["team/app"]}
+    assert created.status_code == 200 and created.json == {"repositories": ["team/app"], "namespaces": []}
     assert client.post("/v2/team/app/blobs/uploads/").status_code == 202
     bad = client.post("/_mockreg/repositories", json={"name": "Team/App"})
     assert bad.status_code == 400 and error_of(bad)["code"] == "NAME_INVALID"
     assert client.post("/_mockreg/repositories", json={"repo": "x"}).status_code == 400
-    assert client.get("/_mockreg/repositories").json == {"repositories": ["team/app"]}
+    assert client.post("/_mockreg/repositories", json={"name": "a", "namespace": "b"}).status_code == 400
+    assert client.post("/_mockreg/repositories", json={"namespace": "proj"}).status_code == 200
+    assert client.get("/_mockreg/repositories").json == {"repositories": ["team/app"], "namespaces": ["proj"]}
 
 
 def test_the_missing_repository_answer_is_configurable_by_an_error_rule():
@@ -109,6 +111,39 @@ def test_the_missing_repository_answer_is_configurable_by_an_error_rule():
     assert started.headers["X-Why"] == "missing"
     put = put_manifest(client, "team/app", "1.0", manifest(Registry(), "team/app"))
     assert put.status_code == 404 and error_of(put)["code"] == "NAME_UNKNOWN"  # other kinds: not matched
+
+
+def test_with_namespace_must_exist_pushes_need_a_created_leading_part_of_the_name(tmp_path):
+    registry = Registry(namespace_must_exist=True)
+    client = Client(registry)
+    refused = client.post("/v2/proj/app/blobs/uploads/")
+    assert refused.status_code == 404 and error_of(refused)["code"] == "NAME_UNKNOWN"
+    registry.create_namespace("proj")
+    assert client.post("/v2/proj/app/blobs/uploads/").status_code == 202
+    assert client.post("/v2/proj/a/b/blobs/uploads/").status_code == 202
+    assert client.post("/v2/project/app/blobs/uploads/").status_code == 404   # a prefix ends at "/"
+    assert registry.repositories() == []                                      # a namespace is no repository
+    from mockreg.scenario import Scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\nnamespaces: [gcp-project/docker]\n")
+    other = Registry(namespace_must_exist=True)
+    Scenario.load(path).apply(other)
+    assert Client(other).post("/v2/gcp-project/docker/img/blobs/uploads/").status_code == 202
+    path.write_text("version: 1\nnamespaces: [Bad/Name]\n")
+    with pytest.raises(ValueError, match=r"s\.yaml:2:.*namespaces\[0\].*not a namespace"):
+        Scenario.load(path)
+
+
+def test_an_error_rule_may_answer_plain_text_as_a_router_miss_does():
+    registry = Registry(referrers=False)
+    registry.add_error_rule(when={"reason": "referrers-disabled"},
+                            answer={"status": 404, "body": "404 page not found\n"})
+    answered = Client(registry).get("/v2/demo/app/referrers/" + sha256(b"x"))
+    assert answered.status_code == 404 and answered.data == b"404 page not found\n"
+    assert answered.headers["Content-Type"] == "text/plain; charset=utf-8"
+    with pytest.raises(ConfigError, match="content_type goes with answer.body"):
+        registry.add_error_rule(when={}, answer={"content_type": "text/html"})
 
 
 # -- tag immutability ---------------------------------------------------------------------------
@@ -163,6 +198,13 @@ def test_manifests_with_an_artifact_type_can_be_refused_images_without_one_still
 
 
 # -- repository name limits ----------------------------------------------------------------------
+def test_repository_names_can_need_a_minimum_depth():
+    client = Client(Registry(min_name_components=3))
+    shallow = client.post("/v2/proj/repo/blobs/uploads/")
+    assert shallow.status_code == 400 and error_of(shallow)["detail"]["min_components"] == 3
+    assert client.post("/v2/proj/repo/image/blobs/uploads/").status_code == 202
+
+
 def test_repository_names_can_be_limited_in_depth_and_length():
     client = Client(Registry(max_name_components=2, max_name_length=12))
     deep = client.get("/v2/a/b/c/tags/list")
