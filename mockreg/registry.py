@@ -194,7 +194,9 @@ class Registry:
             response = self._handle(request)
         except RegistryError as error:
             response = error_response(error)
-            environ["mockreg.error"] = error  # for error rules, which re-answer by code and reason
+            # Kept for error rules, which re-answer by code and reason; without its traceback, whose
+            # frames hold the environ: that cycle would leave every error answer to the garbage collector.
+            environ["mockreg.error"] = error.with_traceback(None)
         except Exception as exc:  # a bug in mockreg: keep it for the test that caused it
             response = self._internal_error(exc)
         response.headers.append(_API_VERSION)  # before the layers, so header rules may drop it
