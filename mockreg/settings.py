@@ -100,6 +100,8 @@ def _convert(name: str, value: Any, kind: type) -> Any:
             raise ValueError(f"setting {name!r} must not be negative, got {number}")
         return number
     if kind is str:
+        if name not in CHOICES and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)  # a list of globs, as YAML writes it naturally
         if not isinstance(value, str):
             raise ValueError(f"setting {name!r} takes text, not {value!r}")
         choices = CHOICES.get(name)

@@ -220,6 +220,21 @@ def test_a_control_reset_keeps_the_profiles_rate_limits():
     assert client.get("/v2/a/manifests/x").headers["ratelimit-limit"] == "3;w=60"
 
 
+def test_the_unittest_api_takes_a_profile():
+    from mockreg.session import MockRegistry
+
+    with MockRegistry(requests=True, profile=str(PUSH_NEEDS_REPO), settings={"tags_page_max": 4}) as mocked:
+        assert mocked.registry.profile.name == "push-needs-repo"
+        assert mocked.registry.settings.tags_page_max == 4
+        import requests
+
+        assert requests.post(f"{mocked.url}/v2/a/blobs/uploads/").status_code == 401
+
+
+def test_immutable_tags_may_be_a_list_of_globs():
+    assert Registry(immutable_tags=["v*", "release-*"]).settings.immutable_tags == "v*, release-*"
+
+
 # -- the command line ----------------------------------------------------------------------------------------
 def test_profiles_list_and_show(capsys):
     assert main(["profiles", "list"]) == 0
