@@ -14,7 +14,8 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
                                         {"unfreeze": true}
     GET    /_mockreg/journal            the request journal, where the registry keeps one
     GET    /_mockreg/profile            the registry profile in use, with its behaviours and sources
-    GET    /_mockreg/repositories       every repository; POST {"name": REPO} creates an empty one
+    GET    /_mockreg/repositories       every repository and namespace; POST {"name": REPO} creates an
+                                        empty repository, {"namespace": PREFIX} a namespace
 """
 
 from __future__ import annotations
@@ -229,13 +230,19 @@ def profile(registry: "Registry", request: Request) -> Response:
 
 
 def repositories(registry: "Registry", request: Request) -> Response:
+    """POST {"name": REPO} creates a repository, {"namespace": PREFIX} a namespace."""
     _checked(registry)
     if request.method == "POST":
         body = _body(request)
-        if set(body) != {"name"} or not isinstance(body["name"], str):
-            raise _bad('POST {"name": "REPOSITORY"} naming the repository to create')
-        registry.create_repository(body["name"])  # NAME_INVALID for a bad name
-    return _json({"repositories": registry.repositories()})
+        if len(body) != 1 or set(body) - {"name", "namespace"} or not isinstance(next(iter(body.values())), str):
+            raise _bad('POST {"name": "REPOSITORY"} or {"namespace": "PREFIX"} to create one')
+        if "name" in body:
+            registry.create_repository(body["name"])  # NAME_INVALID for a bad name
+        else:
+            registry.create_namespace(body["namespace"])
+    with registry.store.lock:
+        namespaces = sorted(registry.store.namespaces)
+    return _json({"repositories": registry.repositories(), "namespaces": namespaces})
 
 
 def routes() -> List[Route]:

@@ -27,14 +27,16 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 _WHEN_KEYS = ("code", "reason", "kinds", "status")
-_ANSWER_KEYS = ("status", "code", "message", "detail", "headers")
+_ANSWER_KEYS = ("status", "code", "message", "detail", "headers", "body", "content_type")
 _NO_DETAIL = object()
 
 
 @dataclass
 class ErrorRule:
     """`when` (code, reason, kinds, status: all given must match) -> `answer` (status, code,
-    message, detail, headers: each given replaces the error's; headers are added)."""
+    message, detail, headers: each given replaces the error's; headers are added). `body` (with
+    `content_type`, default text/plain) answers that text instead of the spec's JSON, as a
+    registry whose router does not know the path does ("404 page not found")."""
 
     when: Dict[str, Any]
     answer: Dict[str, Any]
@@ -52,16 +54,21 @@ class ErrorRule:
         if not self.answer:
             raise ConfigError(f"{what} answer must change something: {', '.join(_ANSWER_KEYS)}")
         self._kinds = frozenset(string_list(self.when.get("kinds", []), f"{what} when.kinds"))
-        for side in (self.when, self.answer):
+        for side_name, side in (("when", self.when), ("answer", self.answer)):
             status = side.get("status")
             if status is not None and (isinstance(status, bool) or not isinstance(status, int)
                                        or not 100 <= status <= 599):
-                raise ConfigError(f"{what} status must be an HTTP status (100-599), got {status!r}")
+                raise ConfigError(f"{what} {side_name}.status must be an HTTP status (100-599), got {status!r}")
         for key in ("code", "reason"):
             if key in self.when and not isinstance(self.when[key], str):
                 raise ConfigError(f"{what} when.{key} must be text, got {self.when[key]!r}")
         if "code" in self.answer and (not isinstance(self.answer["code"], str) or not self.answer["code"]):
             raise ConfigError(f"{what} answer.code must be non-empty text, got {self.answer['code']!r}")
+        for key in ("body", "content_type"):
+            if key in self.answer and not isinstance(self.answer[key], str):
+                raise ConfigError(f"{what} answer.{key} must be text, got {self.answer[key]!r}")
+        if "content_type" in self.answer and "body" not in self.answer:
+            raise ConfigError(f"{what} answer.content_type goes with answer.body")
         headers = self.answer.get("headers", {})
         if not isinstance(headers, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
                                                        for k, v in headers.items()):
@@ -91,7 +98,11 @@ class ErrorRule:
         if detail is not None:
             entry["detail"] = detail
         headers = list(error.headers) + list(answer.get("headers", {}).items())
-        return json_response(answer.get("status", error.status), json.dumps({"errors": [entry]}).encode(), headers)
+        status = answer.get("status", error.status)
+        if "body" in answer:
+            return json_response(status, answer["body"].encode(), headers,
+                                 content_type=answer.get("content_type", "text/plain; charset=utf-8"))
+        return json_response(status, json.dumps({"errors": [entry]}).encode(), headers)
 
 
 class ErrorRuleLayer(Layer):

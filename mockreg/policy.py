@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 # Settings the layer looks at, with the value that leaves it out.
 LAYER_DEFAULTS = {
-    "repository_must_exist": False, "max_name_components": 0, "max_name_length": 0,
+    "repository_must_exist": False, "namespace_must_exist": False, "max_name_components": 0,
+    "min_name_components": 0, "max_name_length": 0,
     "tags_page_size": 0, "tags_page_max": 0, "catalog_page_size": 0, "catalog_page_max": 0,
     "link_header": "relative", "blob_mount": True, "chunked_uploads": True, "chunk_max_length": 0,
     "chunk_min_enforced": False,
@@ -51,9 +52,8 @@ class PolicyLayer(Layer):
         name = match.params.get("name")
         if name is not None:
             _check_name_limits(settings, name)
-            if kind in _PUSH_STARTS and settings.repository_must_exist and name not in registry.store.repositories:
-                raise RegistryError("NAME_UNKNOWN", {"name": name}, reason="repository-missing",
-                                    message="repository name not known to registry; create it before pushing")
+            if kind in _PUSH_STARTS:
+                _check_exists(registry, name)
         if kind in _PAGED:
             _page_size(settings, request, *_PAGED[kind])
         elif kind == "blob-upload-start" and not settings.blob_mount and request.arg("mount") is not None:
@@ -84,10 +84,24 @@ def base_url(request: Request) -> str:
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
+def _check_exists(registry: "Registry", name: str) -> None:
+    settings, store = registry.settings, registry.store
+    if settings.repository_must_exist and name not in store.repositories:
+        raise RegistryError("NAME_UNKNOWN", {"name": name}, reason="repository-missing",
+                            message="repository name not known to registry; create it before pushing")
+    if settings.namespace_must_exist and not store.in_namespace(name):
+        raise RegistryError("NAME_UNKNOWN", {"name": name}, reason="namespace-missing",
+                            message="no namespace of this repository exists; create it before pushing")
+
+
 def _check_name_limits(settings: "Settings", name: str) -> None:
-    if settings.max_name_components and name.count("/") + 1 > settings.max_name_components:
+    components = name.count("/") + 1
+    if settings.max_name_components and components > settings.max_name_components:
         raise RegistryError("NAME_INVALID", {"name": name, "max_components": settings.max_name_components},
                             reason="name-too-deep")
+    if components < settings.min_name_components:
+        raise RegistryError("NAME_INVALID", {"name": name, "min_components": settings.min_name_components},
+                            reason="name-too-shallow")
     if settings.max_name_length and len(name) > settings.max_name_length:
         raise RegistryError("NAME_INVALID", {"name": name, "max_length": settings.max_name_length},
                             reason="name-too-long")

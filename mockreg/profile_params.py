@@ -34,6 +34,11 @@ def selected_profiles(nodeid: str, names: Sequence[Any], options: Mapping[str, A
     return chosen
 
 
+def profile_id(name: str) -> str:
+    """The test id part for a profile: its name, or a profile file's stem (`test_x[ecr]`)."""
+    return Path(name).stem if _is_file(name) else name
+
+
 def _is_file(name: str) -> bool:
     return name.endswith((".yaml", ".yml"))
 

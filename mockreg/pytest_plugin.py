@@ -49,10 +49,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("mockreg_profiles")
     if marker is None or "mockreg_profile" not in metafunc.fixturenames:
         return
-    from .profile_params import selected_profiles  # profiles are read only by tests that ask for them
+    from .profile_params import profile_id, selected_profiles  # profiles are read only by tests that ask for them
 
     chosen = selected_profiles(metafunc.definition.nodeid, marker.args, marker.kwargs)
-    metafunc.parametrize("mockreg_profile", chosen, ids=chosen)
+    metafunc.parametrize("mockreg_profile", chosen, ids=[profile_id(name) for name in chosen])
 
 
 # -- the test's registry ------------------------------------------------------------------------

@@ -147,6 +147,12 @@ class Registry:
         _check_name(name)
         self.store.create_repository(name)
 
+    def create_namespace(self, prefix: str) -> None:
+        """Create a namespace (for `namespace_must_exist`): pushes to `prefix` and to names under
+        `prefix/` are then welcome, e.g. a Harbor project or an Artifact Registry repository."""
+        _check_name(prefix)
+        self.store.create_namespace(prefix)
+
     def add_error_rule(self, rule: Optional[ErrorRule] = None, **fields: Any) -> ErrorRule:
         """Answer an error differently, e.g. `add_error_rule(when={"reason": "repository-missing"},
         answer={"status": 404, "code": "NAME_UNKNOWN", "message": "..."})`; first match wins."""
@@ -188,7 +194,9 @@ class Registry:
             response = self._handle(request)
         except RegistryError as error:
             response = error_response(error)
-            environ["mockreg.error"] = error  # for error rules, which re-answer by code and reason
+            # Kept for error rules, which re-answer by code and reason; without its traceback, whose
+            # frames hold the environ: that cycle would leave every error answer to the garbage collector.
+            environ["mockreg.error"] = error.with_traceback(None)
         except Exception as exc:  # a bug in mockreg: keep it for the test that caused it
             response = self._internal_error(exc)
         response.headers.append(_API_VERSION)  # before the layers, so header rules may drop it

@@ -37,10 +37,12 @@ class Settings:
     # -- issue 12: switches real registries' quirks need (docs/registry.md "Registry quirks");
     # each refusal carries a `reason` that error rules can re-answer.
     repository_must_exist: bool = False  # pushes to a repository not created first: 404 NAME_UNKNOWN
+    namespace_must_exist: bool = False  # pushes need a created namespace (a leading part of the name)
     immutable_tags: str = ""  # comma-separated globs of tags that may not move once set ("*": all)
     manifest_subject: bool = True  # false: manifests with `subject` are refused
     manifest_artifact_type: bool = True  # false: manifests with a top-level `artifactType` are refused
     max_name_components: int = 0  # most "/"-separated components of a repository name; 0: no limit
+    min_name_components: int = 0  # fewest components (e.g. 2 for project/image); 0: no minimum
     max_name_length: int = 0  # longest repository name; 0: no limit
     tags_page_size: int = 0  # `n` a tags list uses when the client gives none; 0: everything
     tags_page_max: int = 0  # the largest `n` a tags list answers; 0: no cap
@@ -98,6 +100,8 @@ def _convert(name: str, value: Any, kind: type) -> Any:
             raise ValueError(f"setting {name!r} must not be negative, got {number}")
         return number
     if kind is str:
+        if name not in CHOICES and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)  # a list of globs, as YAML writes it naturally
         if not isinstance(value, str):
             raise ValueError(f"setting {name!r} takes text, not {value!r}")
         choices = CHOICES.get(name)

@@ -72,6 +72,7 @@ class Store:
         self._blob_links: Dict[str, int] = {}
         self.repositories: Dict[str, Repository] = {}
         self.uploads: Dict[str, UploadSession] = {}
+        self.namespaces: Set[str] = set()  # created name prefixes (`namespace_must_exist`)
 
     # -- repositories -------------------------------------------------------------------
     def repository(self, name: str) -> Repository:
@@ -91,6 +92,15 @@ class Store:
         """An empty repository, for registries where a push needs one (`repository_must_exist`)."""
         with self.lock:
             self._repository_for_write(name)
+
+    def create_namespace(self, prefix: str) -> None:
+        with self.lock:
+            self.namespaces.add(prefix)
+
+    def in_namespace(self, name: str) -> bool:
+        """Whether a created namespace is `name` or a leading part of it (`team` for `team/app`)."""
+        with self.lock:
+            return any(name == prefix or name.startswith(prefix + "/") for prefix in self.namespaces)
 
     def catalog(self) -> List[str]:
         with self.lock:
@@ -309,6 +319,7 @@ class Store:
         leaves this one untouched; only a complete load is absorbed.
         """
         with self.lock, staged.lock:
+            self.namespaces |= staged.namespaces
             for digest, data in staged.blobs.items():
                 self.blobs.setdefault(digest, data)
             for name, incoming in staged.repositories.items():

@@ -59,6 +59,10 @@ class Scenario:
         self.path = document.files[-1] if document.files else None
         self.description: str = document.data.get("description", "")
         self._document = document
+        for position, prefix in enumerate(document.data.get("namespaces", [])):
+            if not is_valid_name(prefix):
+                raise document.error(("namespaces", position), f"{prefix!r} is not a namespace (a repository "
+                                     "name or a leading part of one)")
         for name in document.data.get("repositories", {}):
             if not is_valid_name(name):
                 raise document.error(("repositories", name), f"{name!r} is not a repository name (lowercase "
@@ -138,6 +142,8 @@ class Scenario:
                 and registry.extensions.get("_chainguard") is not None:
             raise self._document.error(("extensions",), "the registry already serves the history extension")
         staging = Registry(settings=settings, clock=registry.clock)
+        for prefix in self._document.data.get("namespaces", []):
+            staging.create_namespace(prefix)
         for plan in self.repositories.values():
             _push_plan(self._document, staging, plan)
         if profile is not None:
