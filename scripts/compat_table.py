@@ -73,12 +73,17 @@ class Served:
                 stream.close()
 
     def create_repository(self, name: str) -> None:
-        """POST /_mockreg/repositories as the admin user (Basic, or a token from the profile's realm)."""
+        """POST /_mockreg/repositories as the admin user (Basic, or a token from the profile's realm):
+        the repository, and its namespace for registries that want that created instead."""
+        self._create({"name": name})
+        self._create({"namespace": name.rsplit("/", 1)[0]})
+
+    def _create(self, document: Dict[str, str]) -> None:
         import ssl
 
         context = ssl.create_default_context(cafile=str(self.ca))
         basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        body = json.dumps({"name": name}).encode()
+        body = json.dumps(document).encode()
         for authorization in (basic, self._token(context, basic)):
             if authorization is None:
                 continue
@@ -89,7 +94,7 @@ class Served:
                     return
             except OSError:
                 continue
-        raise RuntimeError(f"could not create repository {name} through the control API")
+        raise RuntimeError(f"could not create {document} through the control API")
 
     def _token(self, context: Any, basic: str) -> Optional[str]:
         try:

@@ -28,7 +28,8 @@ DEFAULT_REFUSALS = {
     "repository-missing": (404, "NAME_UNKNOWN"), "catalog-disabled": (404, "UNSUPPORTED"),
     "referrers-disabled": (404, "UNSUPPORTED"), "name-too-deep": (400, "NAME_INVALID"),
     "page-size-too-large": (400, "UNSUPPORTED"), "chunk-too-small": (416, "BLOB_UPLOAD_INVALID"),
-    "tag-immutable": (409, "DENIED"),
+    "tag-immutable": (409, "DENIED"), "name-too-shallow": (400, "NAME_INVALID"),
+    "namespace-missing": (404, "NAME_UNKNOWN"),
 }
 
 
@@ -76,8 +77,11 @@ class Case:
         self.client = Client(server.url)
 
     def prepare(self, name: str = REPO) -> None:
+        """Create what this registry wants created before a push (as one would with its console)."""
         if self.registry.settings.repository_must_exist:
             self.registry.create_repository(name)
+        if self.registry.settings.namespace_must_exist:
+            self.registry.create_namespace(name.rsplit("/", 1)[0])
 
     def refusal(self, reason: str, kind: str, code: str = "",
                 status: Optional[int] = None) -> Tuple[int, str, Optional[str]]:
@@ -215,6 +219,26 @@ def check_max_name_components(case: Case, value: int) -> None:
     assert answer.status_code == 201, answer.text
 
 
+def check_min_name_components(case: Case, value: int) -> None:
+    shallow = "/".join(["level"] * (value - 1))
+    refused = case.client.request("POST", f"/v2/{shallow}/blobs/uploads/", f"repository:{shallow}:pull,push")
+    assert_refused(refused, case.refusal("name-too-shallow", "blob-upload-start"), name=shallow)
+    enough = "/".join(["level"] * value)
+    case.prepare(enough)
+    answer, _ = case.client.push_image(enough, "1.0")
+    assert answer.status_code == 201, answer.text
+
+
+def check_namespace_must_exist(case: Case, value: bool) -> None:
+    assert value
+    refused = case.client.request("POST", f"/v2/{REPO}/blobs/uploads/", f"repository:{REPO}:pull,push")
+    assert_refused(refused, case.refusal("namespace-missing", "blob-upload-start"), name=REPO)
+    case.registry.create_namespace(REPO.rsplit("/", 1)[0])
+    for name in (REPO, REPO + "-other"):  # every image under the namespace is welcome
+        answer, _ = case.client.push_image(name, "1.0")
+        assert answer.status_code == 201, answer.text
+
+
 def check_tag_delete(case: Case, value: bool) -> None:
     case.prepare()
     case.client.push_image(REPO, "1.0")
@@ -278,6 +302,16 @@ def trigger(reason: str) -> Callable[[Callable[[Case], None]], Callable[[Case], 
 @trigger("repository-missing")
 def _missing(case: Case) -> None:
     check_repository_must_exist(case, True)
+
+
+@trigger("name-too-shallow")
+def _too_shallow(case: Case) -> None:
+    check_min_name_components(case, case.registry.settings.min_name_components)
+
+
+@trigger("namespace-missing")
+def _no_namespace(case: Case) -> None:
+    check_namespace_must_exist(case, True)
 
 
 @trigger("catalog-disabled")
