@@ -218,16 +218,23 @@ class OrasPy:
         # with Basic its users pick the "basic" backend, as done here.
         scheme = requests.get(target.url + "/v2/", verify=str(target.ca), timeout=30).headers.get(
             "WWW-Authenticate", "bearer").split(" ")[0].lower()
+        self.backend = "basic" if scheme == "basic" else "token"
         self.client = OrasRegistry(hostname=target.host_port, insecure=False, tls_verify=str(target.ca),
-                                   auth_backend="basic" if scheme == "basic" else "token")
+                                   auth_backend=self.backend)
         self.file = target.work / "artifact.txt"
         self.file.write_bytes(b"an artifact for the compatibility table\n")
 
     def login(self) -> None:
-        # oras-py's login() goes through the Docker SDK; its own HTTP client takes credentials here
-        # and logs in on the first request that asks for them.
+        # oras-py's login() stores credentials through the Docker SDK; its HTTP client takes them
+        # with set_basic_auth and uses them when a request is challenged. The check that they are
+        # accepted runs on a second client, so the first keeps no token scoped to /v2/ alone.
+        from oras.provider import Registry as OrasRegistry
+
         self.client.auth.set_basic_auth(self.t.user, self.t.password)
-        response = _failing(lambda: self.client.do_request(f"https://{self.t.host_port}/v2/", "GET"))
+        probe = OrasRegistry(hostname=self.t.host_port, insecure=False, tls_verify=str(self.t.ca),
+                             auth_backend=self.backend)
+        probe.auth.set_basic_auth(self.t.user, self.t.password)
+        response = _failing(lambda: probe.do_request(f"https://{self.t.host_port}/v2/", "GET"))
         if response.status_code != 200:
             raise Failed(f"GET /v2/ answered {response.status_code}: {short(response.text)}")
 

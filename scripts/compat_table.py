@@ -42,8 +42,12 @@ class Served:
     """A `python -m mockreg serve` child process; its first stdout line carries the URL."""
 
     def __init__(self, profile: str, tls_dir: Path) -> None:
+        from mockreg import profiles
+
+        # A profile without auth of its own (strict-spec) takes --auth as usual.
+        own_auth = [] if profiles.load(profile).auth is not None else ["--auth", "basic"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mockreg", "serve", "--port", "0", "--profile", profile,
+            [sys.executable, "-m", "mockreg", "serve", "--port", "0", "--profile", profile, *own_auth,
              "--user", f"{USER}:{PASSWORD}", "--tls", "self-signed", "--tls-dir", str(tls_dir),
              "--control-api", "--quiet"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -53,9 +57,9 @@ class Served:
         reader.join(60)
         line = found[0] if found else ""
         if "://" not in line:
+            errors = self.process.stderr.read() if self.process.poll() is not None and self.process.stderr else ""
             self.stop()
-            raise RuntimeError(f"mockreg serve --profile {profile} did not start: {line!r} "
-                               f"{self.process.stderr.read() if self.process.stderr else ''}")
+            raise RuntimeError(f"mockreg serve --profile {profile} did not start: {line!r} {errors}")
         self.url = line.rsplit(" ", 1)[-1].strip()
         self.host_port = self.url.split("://", 1)[1]
         self.ca = tls_dir / "ca.crt"
