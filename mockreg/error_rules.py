@@ -93,7 +93,8 @@ class ErrorRule:
 
     def render(self, error: RegistryError) -> Response:
         answer = self.answer
-        entry: Dict[str, Any] = {"code": answer.get("code", error.code), "message": answer.get("message", error.message)}
+        entry: Dict[str, Any] = {"code": answer.get("code", error.code),
+                                 "message": answer.get("message", error.message)}
         detail = answer.get("detail", error.detail)
         if detail is not None:
             entry["detail"] = detail

@@ -41,7 +41,7 @@ def apply_profile(registry: Any, args: argparse.Namespace) -> bool:
     except profiles.ProfileError as exc:
         raise CommandError(f"--profile: {exc}") from None
     takes_users = profile.auth is not None
-    if takes_users and args.auth:
+    if profile.auth is not None and args.auth:
         raise CommandError(f"profile {profile.name} brings its own auth ({profile.auth.get('scheme', 'bearer')}); "
                            "drop --auth, and give --user to log in under it")
     if takes_users and args.anonymous:

@@ -60,7 +60,7 @@ class _Reader:
         result = Profile(data["name"], data["title"], data.get("description", ""), self.path)
         for setting, entry in data.get("settings", {}).items():
             where: KeyPath = ("settings", setting)
-            value = self.convert(where + ("value",), lambda v, s=setting: coerce({s: v})[s], entry["value"])
+            value = self.convert(where + ("value",), coerce, {setting: entry["value"]})[setting]
             result.settings[setting] = value
             self.entry(result, where, entry, value)
         if "auth" in data:
