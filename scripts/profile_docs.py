@@ -40,6 +40,9 @@ def refusal(profile: Any, reason: str, kind: str, code: str = "", status: Option
                 or ("kinds" in when and kind not in when["kinds"]):
             continue
         answer = rule.answer
+        if "body" in answer:
+            return (f'`{answer.get("status", status)}` `{answer.get("content_type", "text/plain")}` '
+                    f'"{answer["body"].strip()}" (not OCI error JSON)')
         message = f' "{answer["message"]}"' if "message" in answer else ""
         return f'`{answer.get("status", status)} {answer.get("code", code)}`{message}'
     return f"`{status} {code}`"
@@ -73,7 +76,8 @@ def sees(profile: Any, key: str, value: Any) -> str:
         "catalog_page_size": lambda: f"`_catalog` without `n` answers {value} names and a `Link` to the rest",
         "tags_page_max": lambda: _cap(profile, "tags/list", "tags-list", value, over),
         "catalog_page_max": lambda: _cap(profile, "_catalog", "catalog", value, over),
-        "page_over_max": lambda: f"an `n` above the page cap is {'answered with the cap' if value == 'clamp' else 'refused'}",
+        "page_over_max": lambda: "an `n` above the page cap is "
+                                 + ("answered with the cap" if value == "clamp" else "refused"),
         "link_header": lambda: {"relative": '`Link: </v2/…?n=…&last=…>; rel="next"` (a path, no host)',
                                 "absolute": '`Link: <https://host/v2/…>; rel="next"`',
                                 "none": "no `Link` header"}[value],
@@ -90,6 +94,9 @@ def sees(profile: Any, key: str, value: Any) -> str:
     if section == "errors":
         when = ", ".join(f"{k} {v}" for k, v in value["when"].items())
         answer = value["answer"]
+        if "body" in answer:
+            return (f"when {when}: `{answer.get('status', '')}` `{answer.get('content_type', 'text/plain')}` "
+                    f"\"{answer['body'].strip()}\"")
         message = f' "{answer["message"]}"' if "message" in answer else ""
         return f"when {when}: `{answer.get('status', '')} {answer.get('code', '')}`{message}".replace("` ", "`", 1)
     if section == "rate_limits":

@@ -86,7 +86,8 @@ class Client:
         return self.request("PUT", f"{path}{joiner}digest={sha256(data)}", scope, data=data,
                             headers={"Content-Type": "application/octet-stream"})
 
-    def push_image(self, name: str, tag: str, extra: Optional[Dict[str, Any]] = None) -> Tuple[requests.Response, bytes]:
+    def push_image(self, name: str, tag: str,
+                   extra: Optional[Dict[str, Any]] = None) -> Tuple[requests.Response, bytes]:
         """config + layer + manifest; (the manifest PUT's answer, the manifest bytes)."""
         config, layer = b"{}", b"layer of " + name.encode()
         for blob in (config, layer):

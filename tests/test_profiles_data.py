@@ -13,12 +13,11 @@ import json
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import pytest
+from profile_client import OCI_MANIFEST, Client, challenge, error_of, profiled, sha256
 
 from mockreg import Registry, profiles
 from mockreg.profiles.model import Behaviour, Profile
 from mockreg.server import LiveServer
-
-from profile_client import OCI_MANIFEST, Client, challenge, error_of, profiled, sha256
 
 SHIPPED = [name for name in profiles.names() if name != profiles.DEFAULT]
 REPO = "team/project/app"  # three components: within every profile's name rules
@@ -34,7 +33,7 @@ DEFAULT_REFUSALS = {
 
 
 def expected_refusal(profile: Profile, reason: str, kind: str, code: str = "",
-                     status: Optional[int] = None) -> Tuple[int, str, Optional[str]]:
+                     status: Optional[int] = None) -> Tuple[int, str, Optional[str], Optional[Dict[str, str]]]:
     """(status, code, message or None) a client gets for a refusal, from the profile's error rules;
     `reason` "" for a refusal that has none (then `code` and `status` say what it is)."""
     default_status, default_code = DEFAULT_REFUSALS.get(reason, (status, code))
@@ -50,13 +49,19 @@ def expected_refusal(profile: Profile, reason: str, kind: str, code: str = "",
         if "status" in when and when["status"] != status:
             continue
         answer = rule.answer
-        return answer.get("status", status), answer.get("code", code), answer.get("message")
-    return status, code, None
+        text = {key: answer[key] for key in ("body", "content_type") if key in answer} or None
+        return answer.get("status", status), answer.get("code", code), answer.get("message"), text
+    return status, code, None, None
 
 
-def assert_refused(response: Any, expected: Tuple[int, str, Optional[str]], **fill: str) -> None:
-    status, code, message = expected
+def assert_refused(response: Any, expected: Tuple[int, str, Optional[str], Optional[Dict[str, str]]],
+                   **fill: str) -> None:
+    status, code, message, text = expected
     assert response.status_code == status, response.text
+    if text is not None:  # a plain-text answer instead of the spec's JSON
+        assert response.text == text["body"]
+        assert response.headers["Content-Type"] == text.get("content_type", "text/plain; charset=utf-8")
+        return
     error = error_of(response)
     assert error["code"] == code
     if message is not None:
@@ -84,7 +89,7 @@ class Case:
             self.registry.create_namespace(name.rsplit("/", 1)[0])
 
     def refusal(self, reason: str, kind: str, code: str = "",
-                status: Optional[int] = None) -> Tuple[int, str, Optional[str]]:
+                status: Optional[int] = None) -> Tuple[int, str, Optional[str], Optional[Dict[str, str]]]:
         return expected_refusal(self.profile, reason, kind, code, status)
 
 
@@ -312,6 +317,11 @@ def _too_shallow(case: Case) -> None:
 @trigger("namespace-missing")
 def _no_namespace(case: Case) -> None:
     check_namespace_must_exist(case, True)
+
+
+@trigger("referrers-disabled")
+def _referrers_off(case: Case) -> None:
+    check_referrers(case, False)
 
 
 @trigger("catalog-disabled")
