@@ -98,7 +98,8 @@ def sees(profile: Any, key: str, value: Any) -> str:
             return (f"when {when}: `{answer.get('status', '')}` `{answer.get('content_type', 'text/plain')}` "
                     f"\"{answer['body'].strip()}\"")
         message = f' "{answer["message"]}"' if "message" in answer else ""
-        return f"when {when}: `{answer.get('status', '')} {answer.get('code', '')}`{message}".replace("` ", "`", 1)
+        status_code = " ".join(str(answer[key]) for key in ("status", "code") if key in answer)
+        return f"when {when}: `{status_code}`{message}"
     if section == "rate_limits":
         window = value.get("window", 60)
         return (f"{', '.join(value.get('kinds', ['every request']))}: `ratelimit-limit: {value['limit']};w={window}`, "
