@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from .errors import RegistryError
 from .http import Request, Response, json_response
@@ -36,7 +36,9 @@ class ErrorRule:
     """`when` (code, reason, kinds, status: all given must match) -> `answer` (status, code,
     message, detail, headers: each given replaces the error's; headers are added). `body` (with
     `content_type`, default text/plain) answers that text instead of the spec's JSON, as a
-    registry whose router does not know the path does ("404 page not found")."""
+    registry whose router does not know the path does ("404 page not found"). `message` and
+    `body` may name `{name}` (the repository), `{reference}` (tag or digest of the request) and
+    `{tag}` (the tag the error is about, else the request's tag); other braces stay as written."""
 
     when: Dict[str, Any]
     answer: Dict[str, Any]
@@ -91,19 +93,34 @@ class ErrorRule:
                 and when.get("reason", error.reason) == error.reason
                 and when.get("status", error.status) == error.status)
 
-    def render(self, error: RegistryError) -> Response:
+    def render(self, error: RegistryError, match: Optional[Match] = None) -> Response:
         answer = self.answer
+        fill = _placeholders(error, match)
         entry: Dict[str, Any] = {"code": answer.get("code", error.code),
-                                 "message": answer.get("message", error.message)}
+                                 "message": fill(answer["message"]) if "message" in answer else error.message}
         detail = answer.get("detail", error.detail)
         if detail is not None:
             entry["detail"] = detail
         headers = list(error.headers) + list(answer.get("headers", {}).items())
         status = answer.get("status", error.status)
         if "body" in answer:
-            return json_response(status, answer["body"].encode(), headers,
+            return json_response(status, fill(answer["body"]).encode(), headers,
                                  content_type=answer.get("content_type", "text/plain; charset=utf-8"))
         return json_response(status, json.dumps({"errors": [entry]}).encode(), headers)
+
+
+def _placeholders(error: RegistryError, match: Optional[Match]) -> Callable[[str], str]:
+    params = match.params if match is not None else {}
+    reference = params.get("reference_") or ""
+    detail = error.detail if isinstance(error.detail, dict) else {}
+    tag = detail.get("tag") or (reference if reference and ":" not in reference else "")
+    values = {"{name}": params.get("name") or detail.get("name") or "", "{reference}": reference, "{tag}": tag}
+
+    def fill(text: str) -> str:
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, str(value))
+        return text
+    return fill
 
 
 class ErrorRuleLayer(Layer):
@@ -134,7 +151,7 @@ class ErrorRuleLayer(Layer):
         kind = match.kind if match is not None else ""
         for rule in self._rules:
             if rule.matches(error, kind):
-                return rule.render(error)
+                return rule.render(error, match)
         return response
 
 

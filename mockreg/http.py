@@ -41,6 +41,12 @@ class Request:
     def args(self, name: str) -> List[str]:
         return self.query.get(name, [])
 
+    def origin(self) -> Tuple[str, str]:
+        """(scheme, host[:port]) the client used, e.g. ("http", "127.0.0.1:5000")."""
+        environ = self.environ
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
+        return environ.get("wsgi.url_scheme", "http"), host
+
     def replace_query(self, query: str) -> None:
         """Change the query string a handler will see (layers clamp `n` or drop `mount` this way)."""
         self.environ["QUERY_STRING"] = query

@@ -79,9 +79,7 @@ class PolicyLayer(Layer):
 
 def base_url(request: Request) -> str:
     """scheme://host the client used, e.g. http://127.0.0.1:5000."""
-    environ = request.environ
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+    return "%s://%s" % request.origin()
 
 
 def _check_exists(registry: "Registry", name: str) -> None:

@@ -441,3 +441,61 @@ def test_anonymous_tokens_are_issued_without_grants_and_grant_nothing():
     assert client.get("/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     denied = client.get("/v2/private/app/tags/list", headers={"Authorization": f"Bearer {token}"})
     assert denied.status_code == 401 and 'error="insufficient_scope"' in denied.headers["WWW-Authenticate"]
+
+
+def test_error_rule_messages_name_the_repository_reference_and_tag():
+    registry = Registry(repository_must_exist=True, immutable_tags="*")
+    registry.add_error_rule(when={"reason": "repository-missing"},
+                            answer={"message": "The repository with name '{name}' does not exist ({reference})"})
+    registry.add_error_rule(when={"reason": "tag-immutable"},
+                            answer={"status": 400, "code": "TAG_INVALID",
+                                    "message": "The image tag '{tag}' already exists in the '{name}' repository; {x}"})
+    client = Client(registry)
+    missing = put_manifest(client, "team/app", "1.0", manifest(Registry(), "team/app"))
+    assert error_of(missing)["message"] == "The repository with name 'team/app' does not exist (1.0)"
+    registry.create_repository("team/app")
+    first, second = manifest(registry, "team/app"), manifest(registry, "team/app", annotations={"v": "2"})
+    put_manifest(client, "team/app", "1.0", first)
+    moved = put_manifest(client, "team/app", "1.0", second)
+    assert moved.status_code == 400 and error_of(moved)["code"] == "TAG_INVALID"
+    assert error_of(moved)["message"] == "The image tag '1.0' already exists in the 'team/app' repository; {x}"
+
+
+def test_token_answers_may_carry_only_some_fields():
+    registry = Registry()
+    registry.enable_auth(anonymous={"*": ["pull"]}, token_fields=["access_token"])
+    answer = Client(registry).get("/token?scope=repository:a/b:pull").json
+    assert set(answer) == {"access_token"}
+    registry.enable_auth(anonymous={"*": ["pull"]}, token_fields="token,access_token,issued_at")
+    assert set(Client(registry).get("/token").json) == {"token", "access_token", "issued_at"}
+    with pytest.raises(ConfigError, match="must keep token or access_token"):
+        registry.enable_auth(anonymous={"*": ["pull"]}, token_fields=["expires_in"])
+    with pytest.raises(ConfigError, match="token_fields: unknown value"):
+        registry.enable_auth(anonymous={"*": ["pull"]}, token_fields=["jwt"])
+
+
+def test_the_service_may_be_left_out_of_the_challenge_or_be_the_host():
+    registry = Registry()
+    registry.enable_auth(anonymous={"*": ["pull"]}, service="")
+    client = Client(registry)
+    assert client.get("/v2/").headers["WWW-Authenticate"] == 'Bearer realm="http://localhost/token"'
+    registry.enable_auth(anonymous={"*": ["pull"]}, service="{host}")
+    challenge = client.get("/v2/", base_url="https://reg.example").headers["WWW-Authenticate"]
+    assert challenge == 'Bearer realm="https://reg.example/token",service="reg.example"'
+    token = client.get("/token?service=reg.example&scope=repository:a/b:pull", base_url="https://reg.example")
+    assert token.status_code == 200
+    wrong = client.get("/token?service=other.example", base_url="https://reg.example")
+    assert wrong.status_code == 400
+    with pytest.raises(ConfigError, match="service may name only"):
+        registry.enable_auth(service="{port}")
+
+
+def test_a_basic_challenge_names_the_realm_and_service_when_a_realm_is_set():
+    registry = Registry()
+    registry.enable_auth(scheme="basic", users=[{"name": "u", "password": "p"}])
+    client = Client(registry)
+    assert client.get("/v2/").headers["WWW-Authenticate"] == 'Basic realm="mockreg"'
+    registry.enable_auth(scheme="basic", users=[{"name": "u", "password": "p"}], realm="{scheme}://{host}/",
+                         service="ecr.example")
+    challenge = client.get("/v2/", base_url="https://reg.example").headers["WWW-Authenticate"]
+    assert challenge == 'Basic realm="https://reg.example/",service="ecr.example"'
