@@ -114,12 +114,16 @@ def _cap(profile: Any, path: str, kind: str, value: int, over: str) -> str:
 
 
 def _auth(value: Dict[str, Any]) -> str:
+    service = value.get("service", "mockreg")
+    named = f',service="{service}"' if service else ""
     if value.get("scheme") == "basic":
-        return "401 with `WWW-Authenticate: Basic …`; clients send `Authorization: Basic`"
+        realm = f'realm="{value["realm"]}"{named}' if "realm" in value else f'realm="{service}"'
+        return f"401 with `WWW-Authenticate: Basic {realm}`; clients send `Authorization: Basic`"
     anonymous = value.get("anonymous", {})
-    parts = [f"401 with `WWW-Authenticate: Bearer realm=\"{value.get('realm', '{scheme}://{host}/token')}\","
-             f"service=\"{value.get('service', 'mockreg')}\"`; tokens from `GET {value.get('token_path', '/token')}"
-             "?service=…&scope=…` with Basic credentials"]
+    parts = [f"401 with `WWW-Authenticate: Bearer realm=\"{value.get('realm', '{scheme}://{host}/token')}\"{named}`; "
+             f"tokens from `GET {value.get('token_path', '/token')}?service=…&scope=…` with Basic credentials"]
+    if "token_fields" in value:
+        parts.append(f"the token answer carries {', '.join(value['token_fields'])}")
     if anonymous:
         parts.append(f"without credentials: {', '.join(f'{k} {v}' for k, v in anonymous.items())}")
     if value.get("anonymous_tokens"):

@@ -272,14 +272,19 @@ def check_auth(case: Case, value: Dict[str, Any]) -> None:
     assert bare.status_code == 401
     scheme, params = challenge(bare.headers["WWW-Authenticate"])
     assert scheme == value.get("scheme", "bearer")
+    host = case.server.url.split("://", 1)[1]
+    service = value.get("service", "mockreg").format(scheme="http", host=host)
     if scheme == "bearer":
-        assert params["realm"].endswith(value.get("token_path", "/token"))
-        if "service" in value and "{" not in value["service"]:
-            assert params["service"] == value["service"]
+        assert params["realm"] == value.get("realm", "{scheme}://{host}/token").format(scheme="http", host=host) \
+            or params["realm"].endswith(value.get("token_path", "/token"))
+    if scheme == "bearer" or "realm" in value:
+        assert params.get("service", "") == service           # "" : the challenge names no service
     assert case.client.request("GET", "/v2/", f"repository:{REPO}:pull").status_code == 200
     if scheme == "bearer":
         token = case.client.token_answers[-1].json()
-        assert token["expires_in"] == value.get("token_ttl", 300)
+        assert set(token) == set(value.get("token_fields", ["token", "access_token", "expires_in", "issued_at"]))
+        if "expires_in" in token:
+            assert token["expires_in"] == value.get("token_ttl", 300)
     case.prepare()
     pushed, _ = case.client.push_image(REPO, "1.0")
     assert pushed.status_code == 201, pushed.text
