@@ -113,7 +113,8 @@ class Served:
             params = dict(part.split("=", 1) for part in header[7:].replace('"', "").split(","))
             url = f"{params['realm']}?service={params.get('service', '')}&scope=registry:catalog:*"
             with urlopen(Request(url, headers={"Authorization": basic}), context=context, timeout=30) as answer:
-                return "Bearer " + json.load(answer)["token"]
+                document = json.load(answer)
+                return "Bearer " + (document.get("token") or document["access_token"])
         return None
 
 
