@@ -1,7 +1,9 @@
-"""Header rules: leave out or add response headers per request kind, as a real registry does.
+"""Header rules: leave out or add response headers per request kind, as a real registry does,
+and answer another success status where one does (ECR answers a chunk PATCH 201, not 202).
 
     registry.add_header_rule(kinds=["manifest-put"], remove=["Docker-Content-Digest"])
     registry.add_header_rule(add={"X-Served-By": "mock"})
+    registry.add_header_rule(kinds=["blob-upload-patch"], statuses=[202], set_status=201)
 
 Rules apply in the order added, after every other layer, so they see the final answer.
 """
@@ -24,12 +26,13 @@ if TYPE_CHECKING:
 @dataclass
 class HeaderRule:
     """For requests of `kinds` (all when empty) answered with one of `statuses` (any when empty):
-    drop the headers named in `remove` (any case), then add `add`."""
+    drop the headers named in `remove` (any case), add `add`, and answer `set_status` instead."""
 
     kinds: List[str] = field(default_factory=list)
     statuses: List[int] = field(default_factory=list)
     remove: List[str] = field(default_factory=list)
     add: Dict[str, str] = field(default_factory=dict)
+    set_status: Optional[int] = None
     name: Optional[str] = None
 
     def __post_init__(self) -> None:
@@ -44,8 +47,11 @@ class HeaderRule:
             raise ConfigError(f"{what} add must map header names to text, got {self.add!r}")
         if any(any(c in "\r\n" for c in text) for text in [*self.add, *self.add.values()]):
             raise ConfigError(f"{what} add: header names and values must be one line")
-        if not self.remove and not self.add:
-            raise ConfigError(f"{what} needs remove or add")
+        if self.set_status is not None and (isinstance(self.set_status, bool) or not isinstance(self.set_status, int)
+                                            or not 100 <= self.set_status <= 599):
+            raise ConfigError(f"{what} set_status must be an HTTP status (100-599), got {self.set_status!r}")
+        if not self.remove and not self.add and self.set_status is None:
+            raise ConfigError(f"{what} needs remove, add or set_status")
         self._removed = frozenset(name.lower() for name in self.remove)
 
     @classmethod
@@ -61,6 +67,8 @@ class HeaderRule:
         if self._removed:
             response.headers = [h for h in response.headers if h[0].lower() not in self._removed]
         response.headers.extend(self.add.items())
+        if self.set_status is not None:
+            response.status = self.set_status
 
 
 class HeaderRuleLayer(Layer):

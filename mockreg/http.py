@@ -72,6 +72,11 @@ class Request:
             raise RegistryError("SIZE_INVALID", "Content-Length is negative")
         return value
 
+    def has_body(self) -> bool:
+        """Whether the request brings bytes: a positive Content-Length, or a body read until EOF."""
+        length = self.content_length
+        return length > 0 if length is not None else self._streams_until_eof()
+
     def _streams_until_eof(self) -> bool:
         return bool(self.environ.get("wsgi.input_terminated")) or (
             "chunked" in (self.environ.get("HTTP_TRANSFER_ENCODING") or "").lower()

@@ -1,4 +1,5 @@
-"""Switches that real registries' quirks need (issue 12), as one layer (manifest checks: manifest_policy.py).
+"""Switches that real registries' quirks need (issue 12), as one layer (the checks of uploads and
+manifests live in upload_policy.py and manifest_policy.py).
 
 `PolicyLayer` is installed only while one of its settings differs from its default, so the
 spec-exact registry never runs it. Each refusal is a RegistryError with a stable `reason`
@@ -11,8 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlencode
 
+from . import manifest_policy, upload_policy
 from .errors import RegistryError
-from .http import Request, Response
+from .http import Request, Response, error_response
 from .layers import Layer
 from .routes import Match
 
@@ -25,8 +27,9 @@ LAYER_DEFAULTS = {
     "repository_must_exist": False, "namespace_must_exist": False, "max_name_components": 0,
     "min_name_components": 0, "max_name_length": 0,
     "tags_page_size": 0, "tags_page_max": 0, "catalog_page_size": 0, "catalog_page_max": 0,
-    "link_header": "relative", "blob_mount": True, "chunked_uploads": True, "chunk_max_length": 0,
-    "chunk_min_enforced": False,
+    "link_header": "relative", "link_extra_params": "", "tags_pagination": True, "blob_mount": True,
+    "mount_namespace_depth": 0, "chunked_uploads": True, "chunk_max_length": 0, "chunk_min_rule": "none",
+    "oci_accept_negotiation": False,
 }
 # The requests that create content in a repository; the upload's later requests need a session
 # that only a successful start hands out.
@@ -40,7 +43,7 @@ def wanted(settings: "Settings") -> bool:
 
 
 class PolicyLayer(Layer):
-    """Name limits, repositories that must exist, page size caps, Link form, mounts and chunks."""
+    """Name limits, repositories that must exist, page sizes, Link form, mounts, chunks, Accept."""
 
     order = 15  # after auth: a client without credentials learns that first, as from a real registry
 
@@ -55,26 +58,44 @@ class PolicyLayer(Layer):
             if kind in _PUSH_STARTS:
                 _check_exists(registry, name)
         if kind in _PAGED:
-            _page_size(settings, request, *_PAGED[kind])
-        elif kind == "blob-upload-start" and not settings.blob_mount and request.arg("mount") is not None:
-            _drop_args(request, ("mount", "from"))
-        elif kind == "blob-upload-patch":
-            _check_chunk(settings, request)
+            if kind == "tags-list" and not settings.tags_pagination:
+                _drop_args(request, ("n", "last"))  # every tag, no Link, as registries without paging do
+            else:
+                _page_size(settings, request, *_PAGED[kind])
+        elif kind == "blob-upload-start" and request.arg("mount") is not None:
+            if not upload_policy.mount_allowed(settings, name or "", request.arg("from")):
+                _drop_args(request, ("mount", "from"))
+        elif kind in ("blob-upload-patch", "blob-upload-put"):
+            upload_policy.check_chunk(registry, request, kind, name or "", match.params.get("session_id", ""))
         return None
 
     def after(self, registry: "Registry", request: Request, match: Optional[Match],
               response: Response) -> Response:
-        form = registry.settings.link_header
-        if form == "relative":
-            return response
-        headers = response.headers
-        for position, (header, value) in enumerate(headers):
-            if header.lower() == "link" and value.startswith("</"):
-                if form == "none":
-                    response.headers = [h for h in headers if h[0].lower() != "link"]
-                    break
-                headers[position] = (header, f"<{base_url(request)}{value[1:]}")
+        settings = registry.settings
+        if settings.oci_accept_negotiation and match is not None and match.kind in ("manifest-get", "manifest-head"):
+            refusal = manifest_policy.unacceptable(request, response)
+            if refusal is not None:
+                request.environ["mockreg.error"] = refusal  # error rules may re-answer it
+                return error_response(refusal)
+        if settings.link_header != "relative" or settings.link_extra_params:
+            _rewrite_links(settings, request, response)
         return response
+
+
+def _rewrite_links(settings: "Settings", request: Request, response: Response) -> None:
+    headers = response.headers
+    extra = settings.link_extra_params
+    for position, (header, value) in enumerate(headers):
+        if header.lower() != "link" or not value.startswith("</"):
+            continue
+        if settings.link_header == "none":
+            response.headers = [h for h in headers if h[0].lower() != "link"]
+            return
+        target, _, rest = value[1:].partition(">")
+        if extra:
+            target += ("&" if "?" in target else "?") + extra
+        prefix = base_url(request) if settings.link_header == "absolute" else ""
+        headers[position] = (header, f"<{prefix}{target}>{rest}")
 
 
 def base_url(request: Request) -> str:
@@ -118,22 +139,6 @@ def _page_size(settings: "Settings", request: Request, default_name: str, cap_na
             raise RegistryError("UNSUPPORTED", {"n": raw, "max": cap}, status=400, reason="page-size-too-large",
                                 message=f"n must not exceed {cap}")
         _set_arg(request, "n", str(cap))
-
-
-def _check_chunk(settings: "Settings", request: Request) -> None:
-    if not settings.chunked_uploads:
-        raise RegistryError("UNSUPPORTED", "chunked uploads are not supported; PUT the whole blob",
-                            message="PATCH is not allowed here", headers=[("Allow", "GET, PUT, DELETE")],
-                            reason="chunked-upload-refused")
-    size = request.content_length
-    if size is None:
-        return  # a chunk of unknown length is judged by the size limits as it arrives
-    if settings.chunk_max_length and size > settings.chunk_max_length:
-        raise RegistryError("SIZE_INVALID", {"chunk": size, "max": settings.chunk_max_length}, status=413,
-                            reason="chunk-too-large", message="chunk too large")
-    if settings.chunk_min_enforced and size < settings.chunk_min_length:
-        raise RegistryError("BLOB_UPLOAD_INVALID", {"chunk": size, "min": settings.chunk_min_length}, status=416,
-                            reason="chunk-too-small", message="chunk smaller than OCI-Chunk-Min-Length")
 
 
 def _set_arg(request: Request, name: str, value: str) -> None:

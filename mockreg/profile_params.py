@@ -43,13 +43,14 @@ def _is_file(name: str) -> bool:
     return name.endswith((".yaml", ".yml"))
 
 
-def apply_profile(registry: Registry, node: pytest.Item, name: str) -> None:
-    """Apply profile `name` (a shipped name, or a file relative to the test's file or the rootdir)."""
+def apply_profile(registry: Registry, node: pytest.Item, name: str, users: Sequence[Any] = ()) -> None:
+    """Apply profile `name` (a shipped name, or a file relative to the test's file or the rootdir);
+    `users` ((name, password) pairs) may do everything under its auth."""
     target: Any = name
     if _is_file(name) and not Path(name).is_absolute():
         candidates = [Path(node.path).parent / name, node.config.rootpath / name]
         target = next((c for c in candidates if c.is_file()), candidates[0])
     try:
-        profiles.load(target).apply(registry)
-    except (profiles.ProfileError, ValueError) as exc:
+        profiles.load(target).apply(registry, [tuple(user) for user in users])
+    except (profiles.ProfileError, ValueError, TypeError) as exc:
         pytest.fail(f"{node.nodeid}: registry profile {name!r}: {exc}", pytrace=False)

@@ -34,8 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "mockreg(scenario=None, profile=None, **settings): make the test's registry behave like a "
-        "registry profile, load a scenario file and/or change settings, e.g. "
+        "markers", "mockreg(scenario=None, profile=None, users=(), **settings): make the test's registry behave "
+        "like a registry profile (users: (name, password) pairs who may log in under its auth), load a scenario "
+        "file and/or change settings, e.g. "
         "@pytest.mark.mockreg(profile='ecr', scenario='fixtures/quickstart.yaml', referrers=False); "
         "see docs/fixtures.md")
     config.addinivalue_line(
@@ -75,7 +76,7 @@ def mockreg(request: pytest.FixtureRequest, mockreg_profile: Optional[str]) -> I
     if mockreg_profile is not None:
         from .profile_params import apply_profile
 
-        apply_profile(registry, request.node, mockreg_profile)
+        apply_profile(registry, request.node, mockreg_profile, _marker_users(request.node))
     request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     yield registry
@@ -97,7 +98,7 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg takes one scenario file and settings by name",
                         pytrace=False)
         path = marker.args[0] if marker.args else marker.kwargs.get("scenario")
-        settings = {k: v for k, v in marker.kwargs.items() if k not in ("scenario", "profile")}
+        settings = {k: v for k, v in marker.kwargs.items() if k not in ("scenario", "profile", "users")}
         try:
             if path is not None:
                 closest = _scenario(node, path)
@@ -107,6 +108,12 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
         except (ScenarioError, ValueError) as exc:
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg: {exc}", pytrace=False)
     return closest
+
+
+def _marker_users(node: pytest.Item) -> Any:
+    """The closest `@pytest.mark.mockreg(users=[(name, password), ...])`: who may log in under the profile."""
+    marker = next((m for m in node.iter_markers("mockreg") if "users" in m.kwargs), None)
+    return () if marker is None else marker.kwargs["users"]
 
 
 _SCENARIOS = pytest.StashKey[Dict[Tuple[str, float], Scenario]]()

@@ -57,7 +57,8 @@ class Registry:
     """
 
     def __init__(self, settings: Optional[Settings] = None, *, clock: Optional[Clock] = None,
-                 control_api: bool = False, profile: Optional[str] = None, **changes: Any) -> None:
+                 control_api: bool = False, profile: Optional[str] = None,
+                 users: Sequence[Any] = (), **changes: Any) -> None:
         self.layers: List[Layer] = []
         self.profile: Optional[Any] = None  # the applied mockreg.profiles.Profile, if any
         self.settings = settings or Settings()
@@ -75,7 +76,9 @@ class Registry:
         if profile is not None:
             from . import profiles  # YAML is read only when a profile is asked for
 
-            profiles.load(profile).apply(self)
+            profiles.load(profile).apply(self, users)  # users: (name, password) pairs or auth Users
+        elif users:
+            raise TypeError("users= log in under a profile's auth; without a profile use enable_auth(users=...)")
         if changes:  # settings given by name win over the profile's
             self.configure(**changes)
 

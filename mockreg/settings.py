@@ -39,6 +39,7 @@ class Settings:
     repository_must_exist: bool = False  # pushes to a repository not created first: 404 NAME_UNKNOWN
     namespace_must_exist: bool = False  # pushes need a created namespace (a leading part of the name)
     immutable_tags: str = ""  # comma-separated globs of tags that may not move once set ("*": all)
+    immutable_tags_allow_same: bool = True  # false: even the same manifest again is refused
     manifest_subject: bool = True  # false: manifests with `subject` are refused
     manifest_artifact_type: bool = True  # false: manifests with a top-level `artifactType` are refused
     max_name_components: int = 0  # most "/"-separated components of a repository name; 0: no limit
@@ -50,10 +51,15 @@ class Settings:
     catalog_page_max: int = 0
     page_over_max: str = "clamp"  # n above the cap: "clamp" it, or "error" (400)
     link_header: str = "relative"  # pagination Link: "relative", "absolute" URL, or "none"
+    link_extra_params: str = ""  # query text added to pagination Links, e.g. "orderby="
+    tags_pagination: bool = True  # false: tags lists ignore n and last (every tag, no Link)
+    tags_order: str = "lexical"  # "lexical", or "pushed": in the order tags were first made
     blob_mount: bool = True  # false: a mount request starts an ordinary upload (202)
+    mount_namespace_depth: int = 0  # N: mounts only between names sharing their first N components
     chunked_uploads: bool = True  # false: PATCH on an upload session is refused
     chunk_max_length: int = 0  # largest PATCH chunk; 0: no limit
-    chunk_min_enforced: bool = False  # refuse PATCH chunks below chunk_min_length
+    chunk_min_rule: str = "none"  # chunks below chunk_min_length: "none", "every-patch", "all-but-last"
+    oci_accept_negotiation: bool = False  # OCI manifests only to clients whose Accept names their type
 
     @classmethod
     def names(cls) -> list:
@@ -65,7 +71,8 @@ class Settings:
 
 
 # Settings whose value is one word from a fixed list.
-CHOICES = {"page_over_max": ("clamp", "error"), "link_header": ("relative", "absolute", "none")}
+CHOICES = {"page_over_max": ("clamp", "error"), "link_header": ("relative", "absolute", "none"),
+           "tags_order": ("lexical", "pushed"), "chunk_min_rule": ("none", "every-patch", "all-but-last")}
 
 
 def coerce(changes: Mapping[str, Any]) -> Dict[str, Any]:

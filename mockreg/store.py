@@ -48,6 +48,7 @@ class UploadSession:
     algorithm: str
     hasher: Any
     buffer: bytearray = field(default_factory=bytearray)
+    last_chunk: int = 0  # bytes the latest PATCH brought (for chunk size rules)
     started: float = 0.0
     touched: float = 0.0
     # Set under `lock` when the upload is finished or cancelled: a request that was waiting for
@@ -245,6 +246,11 @@ class Store:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
             del repo.tags[tag]
             repo.tag_history[tag].append((self.clock(), ""))
+
+    def tags_in_order(self, name: str) -> List[str]:
+        """Tags of `name` in the order they were first made."""
+        with self.lock:
+            return list(self.repository(name).tags)
 
     def tags(self, name: str) -> List[str]:
         with self.lock:

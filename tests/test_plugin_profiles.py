@@ -61,6 +61,22 @@ def test_profiles_can_be_named_excluded_and_selected_with_k(run, pytester):
     selected.assert_outcomes(passed=1, deselected=2)
 
 
+def test_marker_users_log_in_under_each_profiles_auth(run, pytester):
+    copy_profiles(pytester)
+    pytester.makepyfile("""
+        import pytest
+        import requests
+
+        @pytest.mark.mockreg(users=[("alice", "pw")])
+        @pytest.mark.mockreg_profiles("strict-spec", "push-needs-repo.yaml")
+        def test_login(mockreg, mockreg_requests, mockreg_profile):
+            mockreg.create_repository("team/app")
+            answer = requests.post(f"{mockreg_requests.url}/v2/team/app/blobs/uploads/", auth=("alice", "pw"))
+            assert answer.status_code == 202
+    """)
+    run().assert_outcomes(passed=2)
+
+
 def test_the_marker_takes_a_profile_and_a_scenario_with_settings_on_top(run, pytester):
     copy_profiles(pytester)
     pytester.makefile(".yaml", scenario="version: 1\nsettings: {tags_page_max: 9}\nrepositories:\n  team/app: {}\n")

@@ -78,7 +78,7 @@ HEAD = "profile: 1\nname: p\ntitle: T\n"
     ("errors:\n  - when: {reason: x}\n    answer: {status: 700}\n    source: 'https://x.example'\n", ":5:",
      "errors[0]: error rule answer.status must be an HTTP status"),
     ("errors:\n  - when: {reason: x}\n    answer: {message: m}\n", ":5:", "errors[0]: the key 'source' is required"),
-    ("headers:\n  - {kinds: [base], source: 'https://x.example'}\n", ":5:", "needs remove or add"),
+    ("headers:\n  - {kinds: [base], source: 'https://x.example'}\n", ":5:", "needs remove, add or set_status"),
     ("rate_limits:\n  - {limit: -1, source: 'https://x.example'}\n", ":5:", "limit"),
     ("extensions:\n  - {builtin: nope, source: 'https://x.example'}\n", ":5:", "unknown built-in extension"),
     ("not_emulated:\n  - {what: x}\n", ":5:", "the key 'source' is required"),
@@ -127,6 +127,22 @@ def test_a_profile_sets_switches_auth_and_rules_and_settings_given_on_top_win():
     refused = client.post("/v2/a/blobs/uploads/", headers=basic("u", "p"))
     assert refused.status_code == 404
     assert refused.json["errors"][0]["message"] == "repository does not exist; create it first"
+
+
+def test_users_log_in_under_the_profiles_auth_and_need_a_profile():
+    registry = Registry(profile=str(PUSH_NEEDS_REPO), users=[("alice", "pw")])
+    registry.create_repository("team/app")
+    client = Client(registry)
+    assert client.post("/v2/team/app/blobs/uploads/", headers=basic("alice", "pw")).status_code == 202
+    assert client.post("/v2/team/app/blobs/uploads/", headers=basic("alice", "no")).status_code == 401
+    assert Registry(profile="strict-spec", users=[("alice", "pw")]).auth is None   # no auth: nothing to log in to
+    with pytest.raises(TypeError, match="without a profile use enable_auth"):
+        Registry(users=[("alice", "pw")])
+
+
+def test_profile_names_may_hold_dots(tmp_path):
+    path = write(tmp_path, "profile: 1\nname: registry-2.8\ntitle: T\n", name="registry-2.8.yaml")
+    assert profiles.load(path).name == "registry-2.8"
 
 
 def test_a_registry_takes_one_profile():

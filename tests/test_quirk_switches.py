@@ -312,7 +312,7 @@ def test_chunked_uploads_can_be_refused_monolithic_ones_still_work():
 
 
 def test_chunks_larger_than_the_maximum_or_smaller_than_an_enforced_minimum_are_refused():
-    registry = Registry(chunk_max_length=4, chunk_min_length=2, chunk_min_enforced=True)
+    registry = Registry(chunk_max_length=4, chunk_min_length=2, chunk_min_rule="every-patch")
     client = Client(registry)
     location = start_upload(client)
     headers = {"Content-Type": "application/octet-stream"}
@@ -386,7 +386,7 @@ def test_header_rules_drop_and_add_headers_per_kind_and_status():
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({}, "needs remove or add"),
+    ({}, "needs remove, add or set_status"),
     ({"add": {"X": "a\r\nb"}}, "one line"),
     ({"remove": "X", "statuses": ["200"]}, "statuses"),
     ({"add": {"X": 1}}, "header names to text"),
@@ -499,3 +499,92 @@ def test_a_basic_challenge_names_the_realm_and_service_when_a_realm_is_set():
                          service="ecr.example")
     challenge = client.get("/v2/", base_url="https://reg.example").headers["WWW-Authenticate"]
     assert challenge == 'Basic realm="https://reg.example/",service="ecr.example"'
+
+
+def test_with_all_but_last_only_a_short_chunk_followed_by_more_bytes_is_refused():
+    registry = Registry(chunk_min_length=3, chunk_min_rule="all-but-last")
+    client = Client(registry)
+    headers = {"Content-Type": "application/octet-stream"}
+    single = start_upload(client)
+    assert client.patch(single, data=b"ab", headers=headers).status_code == 202      # short, but maybe the last
+    assert client.put(f"{single}?digest={sha256(b'ab')}", headers=headers).status_code == 201
+    location = start_upload(client)
+    assert client.patch(location, data=b"abc", headers=headers).status_code == 202
+    assert client.patch(location, data=b"d", headers=headers).status_code == 202
+    refused = client.patch(location, data=b"efg", headers=headers)                     # "d" was not the last
+    assert refused.status_code == 416 and error_of(refused)["detail"] == {"chunk": 1, "min": 3}
+    closing = client.put(f"{location}?digest={sha256(b'abcdefg')}", data=b"efg", headers=headers)
+    assert closing.status_code == 416
+    assert client.put(f"{location}?digest={sha256(b'abcd')}", headers=headers).status_code == 201
+
+
+def test_a_header_rule_may_answer_another_status():
+    registry = Registry()
+    registry.add_header_rule(kinds=["blob-upload-patch"], statuses=[202], set_status=201)
+    client = Client(registry)
+    location = start_upload(client)
+    patched = client.patch(location, data=b"abc", headers={"Content-Type": "application/octet-stream"})
+    assert patched.status_code == 201 and patched.headers["Range"] == "0-2"
+    assert client.post("/v2/demo/app/blobs/uploads/").status_code == 202          # other kinds keep theirs
+    with pytest.raises(ConfigError, match="set_status must be an HTTP status"):
+        registry.add_header_rule(set_status=99)
+
+
+def test_tags_lists_may_ignore_n_and_last():
+    registry = Registry(tags_pagination=False)
+    body = manifest(registry, "demo/app")
+    for tag in "abc":
+        registry.push_manifest("demo/app", body, tags=tag)
+    page = Client(registry).get("/v2/demo/app/tags/list?n=1&last=a")
+    assert page.json["tags"] == ["a", "b", "c"] and "Link" not in page.headers
+
+
+def test_tags_may_be_listed_in_the_order_they_were_made_and_paged_in_it():
+    registry = Registry(tags_order="pushed")
+    body = manifest(registry, "demo/app")
+    for tag in ("v2", "latest", "v1"):
+        registry.push_manifest("demo/app", body, tags=tag)
+    client = Client(registry)
+    assert client.get("/v2/demo/app/tags/list").json["tags"] == ["v2", "latest", "v1"]
+    first = client.get("/v2/demo/app/tags/list?n=2")
+    assert first.json["tags"] == ["v2", "latest"] and "last=latest" in first.headers["Link"]
+    assert client.get("/v2/demo/app/tags/list?n=2&last=latest").json["tags"] == ["v1"]
+    assert client.get("/v2/demo/app/tags/list?last=gone").json["tags"] == []
+
+
+def test_pagination_links_may_carry_extra_parameters():
+    registry = Registry(catalog_page_size=1, link_extra_params="orderby=")
+    for name in ("a/x", "b/y"):
+        registry.push_blob(name, b"x")
+    link = Client(registry).get("/v2/_catalog").headers["Link"]
+    assert link == '</v2/_catalog?n=1&last=a%2Fx&orderby=>; rel="next"'
+
+
+def test_mounts_may_be_limited_to_one_namespace():
+    registry = Registry(mount_namespace_depth=1)
+    digest = registry.push_blob("org/source", b"shared")
+    client = Client(registry)
+    assert client.post(f"/v2/other/app/blobs/uploads/?mount={digest}&from=org/source").status_code == 202
+    assert client.post(f"/v2/org/app/blobs/uploads/?mount={digest}&from=org/source").status_code == 201
+
+
+def test_immutable_tags_may_refuse_even_the_same_manifest_again():
+    registry = Registry(immutable_tags="*", immutable_tags_allow_same=False)
+    client = Client(registry)
+    body = manifest(registry, "demo/app")
+    assert put_manifest(client, "demo/app", "1.0", body).status_code == 201
+    assert put_manifest(client, "demo/app", "1.0", body).status_code == 409
+    assert put_manifest(client, "demo/app", sha256(body), body).status_code == 201   # by digest: no tag moves
+
+
+def test_oci_manifests_may_be_withheld_from_clients_that_do_not_accept_them():
+    registry = Registry(oci_accept_negotiation=True)
+    body = manifest(registry, "demo/app")
+    registry.push_manifest("demo/app", body, tags="1.0")
+    client = Client(registry)
+    refused = client.get("/v2/demo/app/manifests/1.0", headers={"Accept": "application/json"})
+    assert refused.status_code == 404 and error_of(refused)["code"] == "MANIFEST_UNKNOWN"
+    assert error_of(refused)["message"] == "OCI manifest found, but accept header does not support OCI manifests"
+    assert client.head("/v2/demo/app/manifests/1.0").status_code == 404
+    accepted = client.get("/v2/demo/app/manifests/1.0", headers={"Accept": f"application/json, {OCI_MANIFEST};q=0.9"})
+    assert accepted.status_code == 200 and accepted.data == body

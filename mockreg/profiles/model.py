@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..auth.config import ACTIONS, AuthConfig, User
 from ..error_rules import ErrorRule
@@ -14,6 +14,9 @@ from ..scenario.errors import ScenarioError
 
 if TYPE_CHECKING:
     from ..registry import Registry
+
+
+UserLike = Union[User, Tuple[str, str]]
 
 
 class ProfileError(ScenarioError):
@@ -61,16 +64,19 @@ class Profile:
         """Every emulated behaviour, in file order, each with its sources and note."""
         return list(self.entries)
 
-    def auth_config(self, users: Sequence[User] = ()) -> Optional[AuthConfig]:
-        """The profile's auth with `users` added; None when the profile has no auth."""
+    def auth_config(self, users: Sequence[UserLike] = ()) -> Optional[AuthConfig]:
+        """The profile's auth with `users` added (a `User`, or a (name, password) pair who may do
+        everything); None when the profile has no auth."""
         if self.auth is None:
             return None
-        return AuthConfig.from_dict({**self.auth, "users": list(users)})
+        listed = [user if isinstance(user, User) else full_rights_user(*user) for user in users]
+        return AuthConfig.from_dict({**self.auth, "users": listed})
 
-    def apply(self, registry: "Registry", users: Sequence[User] = ()) -> None:
+    def apply(self, registry: "Registry", users: Sequence[UserLike] = ()) -> None:
         """Make `registry` behave like this profile: settings, auth (with `users`), error and
         header rules, rate limits, built-in extensions. A registry takes one profile: applying
-        a second, different one is a ProfileError (the default, strict-spec, is no change)."""
+        a second, different one is a ProfileError (the default, strict-spec, is no change).
+        `users` log in under the profile's own auth; a profile without auth needs none."""
         current = getattr(registry, "profile", None)
         if current is not None and current.name != self.name:
             raise ProfileError(self.path, (), f"the registry already behaves like profile {current.name!r}; "
