@@ -83,6 +83,26 @@ def sees(profile: Any, key: str, value: Any) -> str:
                                 "none": "no `Link` header"}[value],
         "tag_delete": lambda: "`DELETE /v2/<name>/manifests/<tag>` removes the tag (202)" if value else
         f"`DELETE /v2/<name>/manifests/<tag>` → {refusal(profile, '', 'manifest-delete', 'UNSUPPORTED', 405)}",
+        "link_extra_params": lambda: f"pagination `Link` URLs carry `&{value}` as well",
+        "tags_pagination": lambda: "`tags/list` pages with `n`, `last` and a `Link`" if value else
+        "`tags/list` ignores `n` and `last`: every tag, no `Link`",
+        "tags_order": lambda: {"lexical": "tags listed in lexical order",
+                               "pushed": "tags listed oldest first (in the order they were first pushed)"}[value],
+        "oci_accept_negotiation": lambda: ("GET/HEAD of an OCI manifest without an `Accept` naming its type → "
+                                           f"{refusal(profile, 'manifest-not-acceptable', 'manifest-get')}")
+        if value else "manifests served whatever the `Accept` header",
+        "mount_namespace_depth": lambda: (f"`POST ?mount=…&from=…` mounts (201) only between names sharing their "
+                                          f"first {value} part(s); otherwise an ordinary upload starts (202)"),
+        "chunk_min_length": lambda: (f"chunks below {value} bytes fall under the chunk rule"
+                                     + ("" if _hides(profile, "OCI-Chunk-Min-Length") else
+                                        f"; `OCI-Chunk-Min-Length: {value}` on upload start")),
+        "chunk_min_rule": lambda: {"every-patch": "every PATCH chunk below the minimum → ",
+                                   "all-but-last": "a PATCH after a chunk below the minimum (only the last may be "
+                                                   "short) → ", "none": "no chunk minimum"}[value]
+        + (refusal(profile, "chunk-too-small", "blob-upload-patch") if value != "none" else ""),
+        "immutable_tags_allow_same": lambda: "re-pushing the same manifest under an immutable tag is accepted"
+        if value else ("with `immutable_tags` on, even the same manifest again under its tag → "
+                       f"{refusal(profile, 'tag-immutable', 'manifest-put')}"),
         "extensions": lambda: "`GET /v2/_oci/ext/discover` lists the extensions" if value else "no extensions",
     }
     section, _, name = key.partition(".")
@@ -100,11 +120,26 @@ def sees(profile: Any, key: str, value: Any) -> str:
         message = f' "{answer["message"]}"' if "message" in answer else ""
         status_code = " ".join(str(answer[key]) for key in ("status", "code") if key in answer)
         return f"when {when}: `{status_code}`{message}"
+    if section == "headers":
+        kinds = ", ".join(value.get("kinds", [])) or "every request"
+        statuses = f" answered {', '.join(map(str, value['statuses']))}" if value.get("statuses") else ""
+        parts = []
+        if "set_status" in value:
+            parts.append(f"status `{value['set_status']}` instead")
+        if value.get("remove"):
+            parts.append("no " + ", ".join(f"`{h}`" for h in value["remove"]))
+        if value.get("add"):
+            parts.append(", ".join(f"`{h}: {v}`" for h, v in value["add"].items()))
+        return f"{kinds}{statuses}: " + "; ".join(parts)
     if section == "rate_limits":
         window = value.get("window", 60)
         return (f"{', '.join(value.get('kinds', ['every request']))}: `ratelimit-limit: {value['limit']};w={window}`, "
                 f"`ratelimit-remaining: N;w={window}`; over the limit `429 TOOMANYREQUESTS` with `Retry-After`")
     raise KeyError(key)
+
+
+def _hides(profile: Any, header: str) -> bool:
+    return any(header.lower() in [h.lower() for h in rule.remove] for rule in profile.header_rules)
 
 
 def _cap(profile: Any, path: str, kind: str, value: int, over: str) -> str:
