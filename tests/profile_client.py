@@ -12,8 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
-from mockreg import Registry, profiles
-from mockreg.profiles.model import full_rights_user
+from mockreg import Registry
 
 USER, PASSWORD = "alice", "s3cret-pass"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -25,11 +24,7 @@ def sha256(data: bytes) -> str:
 
 def profiled(name: str, **settings: Any) -> Registry:
     """A registry behaving like profile `name`, with one user who may do everything."""
-    registry = Registry()
-    profiles.load(name).apply(registry, users=[full_rights_user(USER, PASSWORD)])
-    if settings:
-        registry.configure(**settings)
-    return registry
+    return Registry(profile=name, users=[(USER, PASSWORD)], **settings)
 
 
 def challenge(header: str) -> Tuple[str, Dict[str, str]]:
