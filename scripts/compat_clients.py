@@ -11,10 +11,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
+import os
 import re
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +65,7 @@ def short(text: str, limit: int = 110) -> str:
     line = (telling or lines)[-1]
     line = re.sub(r"\s+", " ", re.sub(r'time="[^"]*" level=\w+ msg=', "", line))
     line = re.sub(r"127\.0\.0\.1:\d+", "HOST", line)  # the same failure on another port is the same failure
+    line = re.sub(r"team/compat/[a-z-]+", "REPO", line)  # ... and for another client's repository
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -148,6 +153,9 @@ class Skopeo:
         run(["skopeo", "delete", *self._tls(), f"{self.ref}:1.0"])
 
 
+_PODMAN_DIRS = itertools.count(1)
+
+
 class Podman:
     name = "podman"
 
@@ -155,7 +163,10 @@ class Podman:
         self.t, self.image = target, f"{target.host_port}/{repository}"
         self.certs = target.ca.parent
         self.auth = target.work / "auth.json"
-        self.layout = write_layout(target.work / "layout")
+        # podman names an image pulled from oci:DIR after DIR, so DIR must read as a reference
+        self.scratch = Path(tempfile.gettempdir()) / f"compat-podman-{os.getpid()}-{next(_PODMAN_DIRS)}"
+        self.scratch.mkdir()
+        self.layout = write_layout(self.scratch / "layout")
         self.loaded: List[str] = []
 
     def _opts(self) -> List[str]:
@@ -194,6 +205,7 @@ class Podman:
     def close(self) -> None:
         for image_id in self.loaded:
             subprocess.run(["podman", "rmi", "-f", image_id], capture_output=True, timeout=60)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 # -- Python libraries ---------------------------------------------------------------------------------
