@@ -66,6 +66,7 @@ def short(text: str, limit: int = 110) -> str:
     line = re.sub(r"\s+", " ", re.sub(r'time="[^"]*" level=\w+ msg=', "", line))
     line = re.sub(r"127\.0\.0\.1:\d+", "HOST", line)  # the same failure on another port is the same failure
     line = re.sub(r"team/compat/[a-z-]+", "REPO", line)  # ... and for another client's repository
+    line = re.sub(r"sha256:[0-9a-f]{64}", "sha256:…", line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -49,7 +49,7 @@ class RawHttp:
             headers["Authorization"] = self.tokens[scope]
             response = self.session.request(method, self.t.url + path, headers=headers, **kwargs)
         if response.status_code not in expect:
-            raise Failed(f"{method} {path.split('?')[0]} → {response.status_code} {short(response.text, 70)}")
+            raise Failed(short(f"{method} {path.split('?')[0]} → {response.status_code} {short(response.text, 70)}"))
         return response
 
     def authorization(self, header: str, scope: str) -> str:
