@@ -36,6 +36,16 @@ def error_of(response) -> dict:
     return response.json["errors"][0]
 
 
+@pytest.mark.parametrize("name, value", [("repository_must_exist", True), ("namespace_must_exist", True),
+                                         ("min_name_components", 2), ("tags_page_size", 5), ("catalog_page_max", 5),
+                                         ("link_extra_params", "x="), ("tags_pagination", False), ("blob_mount", False),
+                                         ("mount_namespace_depth", 1), ("chunked_uploads", False),
+                                         ("chunk_max_length", 9), ("chunk_min_rule", "all-but-last"),
+                                         ("oci_accept_negotiation", True)])
+def test_each_layer_setting_away_from_its_default_installs_the_layer(name, value):
+    assert any(isinstance(layer, PolicyLayer) for layer in Registry(**{name: value}).layers)
+
+
 def test_no_quirk_layer_runs_by_default_and_it_comes_and_goes_with_its_settings():
     registry = Registry()
     assert not any(isinstance(layer, PolicyLayer) for layer in registry.layers)
