@@ -537,7 +537,10 @@ def test_a_header_rule_may_answer_another_status():
     assert patched.status_code == 201 and patched.headers["Range"] == "0-2"
     assert client.post("/v2/demo/app/blobs/uploads/").status_code == 202          # other kinds keep theirs
     with pytest.raises(ConfigError, match="set_status must be an HTTP status"):
-        registry.add_header_rule(set_status=99)
+        registry.add_header_rule(set_status=101)
+    registry.add_header_rule(kinds=["base"], set_status=204)
+    emptied = client.get("/v2/")
+    assert emptied.status_code == 204 and emptied.data == b"" and "Content-Length" not in emptied.headers
 
 
 def test_tags_lists_may_ignore_n_and_last():
