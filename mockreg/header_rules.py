@@ -48,8 +48,8 @@ class HeaderRule:
         if any(any(c in "\r\n" for c in text) for text in [*self.add, *self.add.values()]):
             raise ConfigError(f"{what} add: header names and values must be one line")
         if self.set_status is not None and (isinstance(self.set_status, bool) or not isinstance(self.set_status, int)
-                                            or not 100 <= self.set_status <= 599):
-            raise ConfigError(f"{what} set_status must be an HTTP status (100-599), got {self.set_status!r}")
+                                            or not 200 <= self.set_status <= 599):
+            raise ConfigError(f"{what} set_status must be an HTTP status (200-599), got {self.set_status!r}")
         if not self.remove and not self.add and self.set_status is None:
             raise ConfigError(f"{what} needs remove, add or set_status")
         self._removed = frozenset(name.lower() for name in self.remove)
@@ -69,6 +69,9 @@ class HeaderRule:
         response.headers.extend(self.add.items())
         if self.set_status is not None:
             response.status = self.set_status
+            if self.set_status in (204, 304):  # answers that carry no body, by RFC 9110
+                response.body = b""
+                response.headers = [h for h in response.headers if h[0].lower() != "content-length"]
 
 
 class HeaderRuleLayer(Layer):

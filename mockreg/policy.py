@@ -17,20 +17,19 @@ from .errors import RegistryError
 from .http import Request, Response, error_response
 from .layers import Layer
 from .routes import Match
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .registry import Registry
-    from .settings import Settings
 
-# Settings the layer looks at, with the value that leaves it out.
-LAYER_DEFAULTS = {
-    "repository_must_exist": False, "namespace_must_exist": False, "max_name_components": 0,
-    "min_name_components": 0, "max_name_length": 0,
-    "tags_page_size": 0, "tags_page_max": 0, "catalog_page_size": 0, "catalog_page_max": 0,
-    "link_header": "relative", "link_extra_params": "", "tags_pagination": True, "blob_mount": True,
-    "mount_namespace_depth": 0, "chunked_uploads": True, "chunk_max_length": 0, "chunk_min_rule": "none",
-    "oci_accept_negotiation": False,
-}
+# Settings the layer looks at; at their defaults it is left out.
+LAYER_SETTINGS = (
+    "repository_must_exist", "namespace_must_exist", "max_name_components", "min_name_components", "max_name_length",
+    "tags_page_size", "tags_page_max", "catalog_page_size", "catalog_page_max", "link_header", "link_extra_params",
+    "tags_pagination", "blob_mount", "mount_namespace_depth", "chunked_uploads", "chunk_max_length",
+    "chunk_min_rule", "oci_accept_negotiation",
+)
+_DEFAULTS = Settings()
 # The requests that create content in a repository; the upload's later requests need a session
 # that only a successful start hands out.
 _PUSH_STARTS = {"blob-upload-start", "manifest-put"}
@@ -39,7 +38,7 @@ _PAGED = {"tags-list": ("tags_page_size", "tags_page_max"), "catalog": ("catalog
 
 def wanted(settings: "Settings") -> bool:
     """Whether any setting needs the layer."""
-    return any(getattr(settings, name) != default for name, default in LAYER_DEFAULTS.items())
+    return any(getattr(settings, name) != getattr(_DEFAULTS, name) for name in LAYER_SETTINGS)
 
 
 class PolicyLayer(Layer):

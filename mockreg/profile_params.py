@@ -5,7 +5,7 @@ so a session without profiles never reads a profile file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Mapping, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Set
 
 import pytest
 
@@ -13,9 +13,11 @@ from . import profiles
 from .registry import Registry
 
 
-def selected_profiles(nodeid: str, names: Sequence[Any], options: Mapping[str, Any]) -> List[str]:
+def selected_profiles(nodeid: str, names: Sequence[Any], options: Mapping[str, Any],
+                      only: Optional[str] = None) -> List[str]:
     """The names of `@pytest.mark.mockreg_profiles(*names, exclude=())`: all shipped profiles when
-    none are named, in the order given; an unknown name fails the test's collection."""
+    none are named, in the order given, and of those only the ones `--mockreg-profiles` lists (if
+    given); an unknown name fails the test's collection."""
     unknown_options = sorted(set(options) - {"exclude"})
     if unknown_options:
         pytest.fail(f"{nodeid}: @pytest.mark.mockreg_profiles takes profile names and exclude=, not "
@@ -31,7 +33,24 @@ def selected_profiles(nodeid: str, names: Sequence[Any], options: Mapping[str, A
     chosen = [name for name in wanted if name not in exclude]
     if not chosen:
         pytest.fail(f"{nodeid}: @pytest.mark.mockreg_profiles: every profile is excluded", pytrace=False)
+    if only is not None:
+        listed = option_names(only)
+        chosen = [name for name in chosen if name in listed or profile_id(name) in listed]
     return chosen
+
+
+def option_names(only: str) -> List[str]:
+    return [name.strip() for name in only.split(",") if name.strip()]
+
+
+def check_option(only: str, seen_ids: Set[str]) -> None:
+    """After collection: every name `--mockreg-profiles` gave is a shipped profile or the id of a
+    profile file some test named; otherwise a usage error (a typo would silently run nothing)."""
+    known = profiles.names()
+    strange = [name for name in option_names(only) if name not in known and name not in seen_ids]
+    if strange:
+        raise pytest.UsageError(f"--mockreg-profiles: unknown profile(s) {', '.join(strange)}; "
+                                f"known: {', '.join(known)}")
 
 
 def profile_id(name: str) -> str:

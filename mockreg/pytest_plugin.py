@@ -30,6 +30,9 @@ _ERRORS_REPORTED = pytest.StashKey[int]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockreg_journal_size", "requests each test's journal keeps (oldest dropped first)",
                   default=str(DEFAULT_MAXLEN))
+    parser.addoption("--mockreg-profiles", metavar="NAMES", default=None,
+                     help="run @pytest.mark.mockreg_profiles tests only under these registry profiles "
+                          "(comma-separated, e.g. --mockreg-profiles=ecr,ghcr)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,8 +55,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     from .profile_params import profile_id, selected_profiles  # profiles are read only by tests that ask for them
 
-    chosen = selected_profiles(metafunc.definition.nodeid, marker.args, marker.kwargs)
+    seen = metafunc.config.stash.setdefault(_PROFILE_IDS, set())
+    seen.update(profile_id(str(name)) for name in marker.args)
+    chosen = selected_profiles(metafunc.definition.nodeid, marker.args, marker.kwargs,
+                               metafunc.config.getoption("--mockreg-profiles"))
     metafunc.parametrize("mockreg_profile", chosen, ids=[profile_id(name) for name in chosen])
+
+
+_PROFILE_IDS = pytest.StashKey[set]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    only = session.config.getoption("--mockreg-profiles")
+    if only is not None:
+        from .profile_params import check_option
+
+        check_option(only, session.config.stash.get(_PROFILE_IDS, set()))
 
 
 # -- the test's registry ------------------------------------------------------------------------

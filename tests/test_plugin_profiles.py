@@ -139,3 +139,24 @@ def test_a_test_without_registry_fixtures_is_not_parametrized(run, pytester):
             pass
     """)
     run().assert_outcomes(passed=1)
+
+
+def test_the_command_line_narrows_every_profiles_marker(run, pytester):
+    copy_profiles(pytester)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.mockreg_profiles("strict-spec", "push-needs-repo.yaml", "public-bearer.yaml")
+        def test_each(mockreg):
+            pass
+
+        @pytest.mark.mockreg_profiles("strict-spec")
+        def test_strict_only(mockreg):
+            pass
+    """)
+    result = run("-v", "--mockreg-profiles", "push-needs-repo, public-bearer")
+    result.assert_outcomes(passed=2, skipped=1)   # test_strict_only has no profile left: pytest's empty set
+    result.stdout.fnmatch_lines(["*test_each[[]push-needs-repo[]] PASSED*", "*test_each[[]public-bearer[]] PASSED*"])
+    wrong = run("--mockreg-profiles=nope")
+    wrong.stderr.fnmatch_lines(["*--mockreg-profiles: unknown profile(s) nope; known: *strict-spec*"])
+    assert wrong.ret != 0

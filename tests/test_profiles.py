@@ -277,8 +277,12 @@ def serve_registry(argv):
     return serve._registry(args, serve._Messages("text"))
 
 
-def test_serve_profile_user_may_do_everything_under_basic():
+def test_serve_profile_user_may_do_everything_under_basic(capsys):
     registry = serve_registry(["--profile", str(PUSH_NEEDS_REPO), "--user", "alice:secret"])
+    assert "behaving like push-needs-repo (Test profile - pushes need a created repository, Basic auth); " \
+           "basic auth: alice may do everything" in capsys.readouterr().err
+    serve_registry(["--profile", str(PUSH_NEEDS_REPO)])
+    assert "only anonymous access until you add --user NAME:PASSWORD" in capsys.readouterr().err
     client = Client(registry)
     assert client.get("/v2/").status_code == 401
     assert client.get("/v2/", headers=basic("alice", "wrong")).status_code == 401

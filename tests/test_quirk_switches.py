@@ -36,6 +36,16 @@ def error_of(response) -> dict:
     return response.json["errors"][0]
 
 
+@pytest.mark.parametrize("name, value", [("repository_must_exist", True), ("namespace_must_exist", True),
+                                         ("min_name_components", 2), ("tags_page_size", 5), ("catalog_page_max", 5),
+                                         ("link_extra_params", "x="), ("tags_pagination", False), ("blob_mount", False),
+                                         ("mount_namespace_depth", 1), ("chunked_uploads", False),
+                                         ("chunk_max_length", 9), ("chunk_min_rule", "all-but-last"),
+                                         ("oci_accept_negotiation", True)])
+def test_each_layer_setting_away_from_its_default_installs_the_layer(name, value):
+    assert any(isinstance(layer, PolicyLayer) for layer in Registry(**{name: value}).layers)
+
+
 def test_no_quirk_layer_runs_by_default_and_it_comes_and_goes_with_its_settings():
     registry = Registry()
     assert not any(isinstance(layer, PolicyLayer) for layer in registry.layers)
@@ -527,7 +537,10 @@ def test_a_header_rule_may_answer_another_status():
     assert patched.status_code == 201 and patched.headers["Range"] == "0-2"
     assert client.post("/v2/demo/app/blobs/uploads/").status_code == 202          # other kinds keep theirs
     with pytest.raises(ConfigError, match="set_status must be an HTTP status"):
-        registry.add_header_rule(set_status=99)
+        registry.add_header_rule(set_status=101)
+    registry.add_header_rule(kinds=["base"], set_status=204)
+    emptied = client.get("/v2/")
+    assert emptied.status_code == 204 and emptied.data == b"" and "Content-Length" not in emptied.headers
 
 
 def test_tags_lists_may_ignore_n_and_last():

@@ -57,6 +57,17 @@ def apply_profile(registry: Any, args: argparse.Namespace) -> bool:
     return takes_users
 
 
+def profile_line(profile: Any, users: List[str]) -> str:
+    """What `serve` says about the profile it serves, and how to log in under it."""
+    line = f"behaving like {profile.name} ({profile.title})"
+    if profile.auth is not None:
+        scheme = profile.auth.get("scheme", "bearer")
+        who = ", ".join(text.partition(":")[0] for text in users)
+        line += f"; {scheme} auth: " + (f"{who} may do everything" if who else
+                                         "only anonymous access until you add --user NAME:PASSWORD")
+    return line
+
+
 def _name_and_password(text: str) -> List[str]:
     name, sep, password = text.partition(":")
     if not sep or not name or not password:

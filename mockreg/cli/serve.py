@@ -24,7 +24,7 @@ from ..server import LiveServer
 from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
 from .auth_options import USER_FORM, auth_config
-from .profile_commands import add_serve_option, apply_profile
+from .profile_commands import add_serve_option, apply_profile, profile_line
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
 
 EXAMPLES = """\
@@ -142,6 +142,8 @@ def holdings(registry: Registry) -> Tuple[int, int, int, int]:
 def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
     registry = Registry()
     users_taken = apply_profile(registry, args)
+    if registry.profile is not None:
+        say(profile_line(registry.profile, args.user), profile=registry.profile.name)
     for scenario in load_scenarios(registry, args.scenario):
         rows = scenario.summary()
         say(f"loaded {scenario.path}: {count(len(scenario.repositories), 'repository', 'repositories')}, "
