@@ -290,6 +290,17 @@ def test_serve_profile_user_may_do_everything_under_basic(capsys):
     assert client.post("/v2/team/app/blobs/uploads/", headers=basic("alice", "secret")).status_code == 202
 
 
+def test_serve_profile_without_auth_gives_user_basic_auth_or_the_auth_asked_for(capsys):
+    registry = serve_registry(["--profile", "strict-spec", "--user", "alice:secret"])
+    assert registry.auth.config.scheme == "basic"
+    assert "no auth of its own: basic auth for alice" in capsys.readouterr().err
+    client = Client(registry)
+    assert client.post("/v2/a/blobs/uploads/").status_code == 401
+    assert client.post("/v2/a/blobs/uploads/", headers=basic("alice", "secret")).status_code == 202
+    bearer = serve_registry(["--profile", "strict-spec", "--auth", "bearer", "--user", "alice:secret"])
+    assert bearer.auth.config.scheme == "bearer"
+
+
 def test_serve_profile_user_logs_in_through_the_profiles_token_flow():
     registry = serve_registry(["--profile", str(PUBLIC_BEARER), "--user", "alice:secret"])
     client = Client(registry)
@@ -308,7 +319,6 @@ def test_serve_profile_user_logs_in_through_the_profiles_token_flow():
     (["--profile", "nope"], "--profile: no profile named 'nope'"),
     (["--profile", str(PUSH_NEEDS_REPO), "--auth", "bearer", "--user", "a:b"], "brings its own auth (basic)"),
     (["--profile", str(PUSH_NEEDS_REPO), "--anonymous", "x=pull"], "drop --anonymous"),
-    (["--profile", "strict-spec", "--user", "a:b"], "has no auth of its own"),
     (["--profile", str(PUSH_NEEDS_REPO), "--user", "a"], "--user takes NAME:PASSWORD"),
 ])
 def test_serve_profile_mistakes_are_one_line(capsys, argv, message):

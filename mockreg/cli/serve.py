@@ -143,7 +143,7 @@ def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
     registry = Registry()
     users_taken = apply_profile(registry, args)
     if registry.profile is not None:
-        say(profile_line(registry.profile, args.user), profile=registry.profile.name)
+        say(profile_line(registry.profile, args), profile=registry.profile.name)
     for scenario in load_scenarios(registry, args.scenario):
         rows = scenario.summary()
         say(f"loaded {scenario.path}: {count(len(scenario.repositories), 'repository', 'repositories')}, "
