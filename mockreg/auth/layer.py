@@ -140,7 +140,8 @@ class AuthLayer(Layer):
         raise RegistryError("DENIED", _detail(needs))
 
     def _basic_challenge(self, request: Request, detail: Any) -> RegistryError:
-        return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", basic_challenge(self.config, request))])
+        challenge = basic_challenge(self.config, request)
+        return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", challenge)])
 
     def _bearer(self, request: Request, needs: List[Need], scope: str) -> None:
         header = request.header("Authorization")
