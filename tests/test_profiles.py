@@ -82,6 +82,8 @@ HEAD = "profile: 1\nname: p\ntitle: T\n"
     ("rate_limits:\n  - {limit: -1, source: 'https://x.example'}\n", ":5:", "limit"),
     ("extensions:\n  - {builtin: nope, source: 'https://x.example'}\n", ":5:", "unknown built-in extension"),
     ("not_emulated:\n  - {what: x}\n", ":5:", "the key 'source' is required"),
+    ("extensions:\n  - {builtin: search, repositories: [a], source: 'https://x.example'}\n", ":5:",
+     "extensions[0].repositories: only the history built-in takes repositories"),
     ("colour: red\n", ":4:", "unknown key 'colour'"),
     ("settings: !!python/object:os.system {}\n", ":4:", "not allowed"),
 ])
@@ -138,6 +140,16 @@ def test_users_log_in_under_the_profiles_auth_and_need_a_profile():
     assert Registry(profile="strict-spec", users=[("alice", "pw")]).auth is None   # no auth: nothing to log in to
     with pytest.raises(TypeError, match="without a profile use enable_auth"):
         Registry(users=[("alice", "pw")])
+
+
+def test_a_profile_that_cannot_apply_changes_nothing(tmp_path):
+    path = write(tmp_path, HEAD + "settings:\n  catalog: {value: false, source: 'https://x.example'}\n"
+                 "extensions:\n  - {builtin: history, source: 'https://x.example'}\n")
+    registry = Registry()
+    registry.extensions.enable("history")
+    with pytest.raises(profiles.ProfileError, match="already serves the history extension"):
+        profiles.load(path).apply(registry)
+    assert registry.settings.catalog is True and registry.profile is None
 
 
 def test_profile_names_may_hold_dots(tmp_path):

@@ -83,7 +83,9 @@ class Profile:
                                               f"it cannot also take {self.name!r}")
         if current is not None:
             return
-        config = self.auth_config(users)
+        if any(e["builtin"] == "history" for e in self.extensions) and registry.extensions.get("_chainguard"):
+            raise ProfileError(self.path, ("extensions",), "the registry already serves the history extension")
+        config = self.auth_config(users)  # everything that can fail is checked before anything changes
         registry.configure(**self.settings)
         for rule in self.error_rules:
             registry.add_error_rule(rule)
