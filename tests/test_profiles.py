@@ -83,7 +83,7 @@ HEAD = "profile: 1\nname: p\ntitle: T\n"
     ("extensions:\n  - {builtin: nope, source: 'https://x.example'}\n", ":5:", "unknown built-in extension"),
     ("not_emulated:\n  - {what: x}\n", ":5:", "the key 'source' is required"),
     ("extensions:\n  - {builtin: search, repositories: [a], source: 'https://x.example'}\n", ":5:",
-     "extensions[0].repositories: only the history built-in takes repositories"),
+     "extensions[0].repositories: only the history and events built-ins take repositories"),
     ("colour: red\n", ":4:", "unknown key 'colour'"),
     ("settings: !!python/object:os.system {}\n", ":4:", "not allowed"),
 ])

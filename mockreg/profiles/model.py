@@ -83,8 +83,9 @@ class Profile:
                                               f"it cannot also take {self.name!r}")
         if current is not None:
             return
-        if any(e["builtin"] == "history" for e in self.extensions) and registry.extensions.get("_chainguard"):
-            raise ProfileError(self.path, ("extensions",), "the registry already serves the history extension")
+        for builtin, served_as in (("history", "_chainguard"), ("events", "_events")):
+            if any(e["builtin"] == builtin for e in self.extensions) and registry.extensions.get(served_as):
+                raise ProfileError(self.path, ("extensions",), f"the registry already serves the {builtin} extension")
         config = self.auth_config(users)  # everything that can fail is checked before anything changes
         registry.configure(**self.settings)
         for rule in self.error_rules:
