@@ -16,6 +16,8 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/profile            the registry profile in use, with its behaviours and sources
     GET    /_mockreg/repositories       every repository and namespace; POST {"name": REPO} creates an
                                         empty repository, {"namespace": PREFIX} a namespace
+    GET|POST|DELETE /_mockreg/notifications[/NAME]  webhook endpoints, their deliveries
+                                        (mockreg/events/control.py, docs/events.md)
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ ENDPOINTS = [
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
     "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/profile",
-    "GET|POST /_mockreg/repositories",
+    "GET|POST /_mockreg/repositories", "GET|POST|DELETE /_mockreg/notifications", "DELETE /_mockreg/notifications/NAME",
 ]
 
 
@@ -243,6 +245,17 @@ def repositories(registry: "Registry", request: Request) -> Response:
     with registry.store.lock:
         namespaces = sorted(registry.store.namespaces)
     return _json({"repositories": registry.repositories(), "namespaces": namespaces})
+def notifications(registry: "Registry", request: Request, endpoint: Optional[str] = None) -> Response:
+    _checked(registry)
+    from .events import control as events_control  # the events package loads only when used
+    if request.method == "POST":
+        if endpoint:
+            raise _bad("POST a new endpoint to /_mockreg/notifications", status=405)
+        return _json(events_control.add(registry, _body(request), _bad), status=201)
+    missing = lambda detail: _bad(detail, status=404)  # noqa: E731 - one line, used twice
+    if request.method == "DELETE":
+        return _json(events_control.remove(registry, endpoint, missing))
+    return _json(events_control.describe(registry, endpoint, missing))
 
 
 def routes() -> List[Route]:
@@ -260,4 +273,7 @@ def routes() -> List[Route]:
         route(f"{PREFIX}/profile", get=("control-profile", profile)),
         route(f"{PREFIX}/repositories", get=("control-repositories", repositories),
               post=("control-repository-create", repositories)),
+        route(f"{PREFIX}/notifications(?:/(?P<endpoint>[^/]+))?", get=("control-notifications", notifications),
+              post=("control-notifications-add", notifications),
+              delete=("control-notifications-remove", notifications)),
     ]

@@ -44,7 +44,9 @@ class Request:
     def origin(self) -> Tuple[str, str]:
         """(scheme, host[:port]) the client used, e.g. ("http", "127.0.0.1:5000")."""
         environ = self.environ
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
+        host = environ.get("HTTP_HOST")
+        if not host:
+            host = f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
         return environ.get("wsgi.url_scheme", "http"), host
 
     def replace_query(self, query: str) -> None:

@@ -82,6 +82,8 @@ HEAD = "profile: 1\nname: p\ntitle: T\n"
     ("rate_limits:\n  - {limit: -1, source: 'https://x.example'}\n", ":5:", "limit"),
     ("extensions:\n  - {builtin: nope, source: 'https://x.example'}\n", ":5:", "unknown built-in extension"),
     ("not_emulated:\n  - {what: x}\n", ":5:", "the key 'source' is required"),
+    ("extensions:\n  - {builtin: search, repositories: [a], source: 'https://x.example'}\n", ":5:",
+     "extensions[0].repositories: only the history and events built-ins take repositories"),
     ("colour: red\n", ":4:", "unknown key 'colour'"),
     ("settings: !!python/object:os.system {}\n", ":4:", "not allowed"),
 ])
@@ -138,6 +140,16 @@ def test_users_log_in_under_the_profiles_auth_and_need_a_profile():
     assert Registry(profile="strict-spec", users=[("alice", "pw")]).auth is None   # no auth: nothing to log in to
     with pytest.raises(TypeError, match="without a profile use enable_auth"):
         Registry(users=[("alice", "pw")])
+
+
+def test_a_profile_that_cannot_apply_changes_nothing(tmp_path):
+    path = write(tmp_path, HEAD + "settings:\n  catalog: {value: false, source: 'https://x.example'}\n"
+                 "extensions:\n  - {builtin: history, source: 'https://x.example'}\n")
+    registry = Registry()
+    registry.extensions.enable("history")
+    with pytest.raises(profiles.ProfileError, match="already serves the history extension"):
+        profiles.load(path).apply(registry)
+    assert registry.settings.catalog is True and registry.profile is None
 
 
 def test_profile_names_may_hold_dots(tmp_path):
@@ -290,6 +302,17 @@ def test_serve_profile_user_may_do_everything_under_basic(capsys):
     assert client.post("/v2/team/app/blobs/uploads/", headers=basic("alice", "secret")).status_code == 202
 
 
+def test_serve_profile_without_auth_gives_user_basic_auth_or_the_auth_asked_for(capsys):
+    registry = serve_registry(["--profile", "strict-spec", "--user", "alice:secret"])
+    assert registry.auth.config.scheme == "basic"
+    assert "no auth of its own: basic auth for alice" in capsys.readouterr().err
+    client = Client(registry)
+    assert client.post("/v2/a/blobs/uploads/").status_code == 401
+    assert client.post("/v2/a/blobs/uploads/", headers=basic("alice", "secret")).status_code == 202
+    bearer = serve_registry(["--profile", "strict-spec", "--auth", "bearer", "--user", "alice:secret"])
+    assert bearer.auth.config.scheme == "bearer"
+
+
 def test_serve_profile_user_logs_in_through_the_profiles_token_flow():
     registry = serve_registry(["--profile", str(PUBLIC_BEARER), "--user", "alice:secret"])
     client = Client(registry)
@@ -308,7 +331,6 @@ def test_serve_profile_user_logs_in_through_the_profiles_token_flow():
     (["--profile", "nope"], "--profile: no profile named 'nope'"),
     (["--profile", str(PUSH_NEEDS_REPO), "--auth", "bearer", "--user", "a:b"], "brings its own auth (basic)"),
     (["--profile", str(PUSH_NEEDS_REPO), "--anonymous", "x=pull"], "drop --anonymous"),
-    (["--profile", "strict-spec", "--user", "a:b"], "has no auth of its own"),
     (["--profile", str(PUSH_NEEDS_REPO), "--user", "a"], "--user takes NAME:PASSWORD"),
 ])
 def test_serve_profile_mistakes_are_one_line(capsys, argv, message):

@@ -41,12 +41,16 @@ _CHALLENGE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete"}
 CONTROL_REALM = 'Basic realm="mockreg control API"'
 
 
-def requirement(match: Match, request: Request) -> Tuple[List[Need], str]:
-    """What a request needs, and the scope text its challenge names ("" for none)."""
+def requirement(match: Match, request: Request, extension_access: Optional[Need] = None) -> Tuple[List[Need], str]:
+    """What a request needs, and the scope text its challenge names ("" for none).
+
+    `extension_access` is what a registry-level extension declared it needs (its `registry_access`)."""
     kind, name = match.kind, match.params.get("name")
     if kind == "catalog":
         return [("registry", "catalog", "*")], "registry:catalog:*"
     if name is None:
+        if kind == "extension" and extension_access is not None:
+            return [extension_access], ":".join(extension_access)
         return [], ""
     if kind in _PULL:
         action = "pull"
@@ -113,7 +117,7 @@ class AuthLayer(Layer):
         if match.kind.startswith("control"):
             self._admin(request)
             return None
-        needs, scope = requirement(match, request)
+        needs, scope = requirement(match, request, _extension_access(registry, match))
         if self.config.scheme == "basic":
             self._basic(request, needs)
         else:
@@ -140,7 +144,8 @@ class AuthLayer(Layer):
         raise RegistryError("DENIED", _detail(needs))
 
     def _basic_challenge(self, request: Request, detail: Any) -> RegistryError:
-        return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", basic_challenge(self.config, request))])
+        challenge = basic_challenge(self.config, request)
+        return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", challenge)])
 
     def _bearer(self, request: Request, needs: List[Need], scope: str) -> None:
         header = request.header("Authorization")
@@ -211,6 +216,11 @@ def basic_challenge(config: AuthConfig, request: Request) -> str:
         return f'Basic realm="{service}"'
     realm = config.realm.format(scheme=scheme, host=host) if "{" in config.realm else config.realm
     return f'Basic realm="{realm}"' + (f',service="{service}"' if service else "")
+def _extension_access(registry: "Registry", match: Match) -> Optional[Need]:
+    if match.kind != "extension" or "name" in match.params:
+        return None
+    extension = registry.extensions.get(match.params.get("extension", ""))
+    return getattr(extension, "registry_access", None)
 
 
 def _escape(path: str) -> str:

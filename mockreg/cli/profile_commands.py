@@ -30,7 +30,8 @@ def add_serve_option(parser: argparse.ArgumentParser) -> None:
 
 def apply_profile(registry: Any, args: argparse.Namespace) -> bool:
     """Apply `--profile` to `registry`. True when the profile's auth took the `--user`s (each may do
-    everything), so the ordinary --auth handling must leave them alone."""
+    everything), so the ordinary --auth handling must leave them alone. A profile without auth of
+    its own takes --auth as usual; with --user alone it gets Basic auth."""
     if not args.profile:
         return False
     from .. import profiles
@@ -47,8 +48,7 @@ def apply_profile(registry: Any, args: argparse.Namespace) -> bool:
     if takes_users and args.anonymous:
         raise CommandError(f"profile {profile.name} says what anonymous clients may do; drop --anonymous")
     if args.user and not takes_users and not args.auth:
-        raise CommandError(f"profile {profile.name} has no auth of its own; add --auth basic or --auth bearer "
-                           "to require --user's credentials")
+        args.auth = "basic"  # no auth of its own: --user still logs in, with the simplest scheme there is
     try:
         users = [full_rights_user(*_name_and_password(text)) for text in args.user] if takes_users else []
         profile.apply(registry, users)
@@ -57,14 +57,16 @@ def apply_profile(registry: Any, args: argparse.Namespace) -> bool:
     return takes_users
 
 
-def profile_line(profile: Any, users: List[str]) -> str:
+def profile_line(profile: Any, args: argparse.Namespace) -> str:
     """What `serve` says about the profile it serves, and how to log in under it."""
     line = f"behaving like {profile.name} ({profile.title})"
+    who = ", ".join(text.partition(":")[0] for text in args.user)
     if profile.auth is not None:
         scheme = profile.auth.get("scheme", "bearer")
-        who = ", ".join(text.partition(":")[0] for text in users)
         line += f"; {scheme} auth: " + (f"{who} may do everything" if who else
                                          "only anonymous access until you add --user NAME:PASSWORD")
+    elif who:
+        line += f"; it has no auth of its own: {args.auth} auth for {who}"
     return line
 
 

@@ -83,7 +83,10 @@ class Profile:
                                               f"it cannot also take {self.name!r}")
         if current is not None:
             return
-        config = self.auth_config(users)
+        for builtin, served_as in (("history", "_chainguard"), ("events", "_events")):
+            if any(e["builtin"] == builtin for e in self.extensions) and registry.extensions.get(served_as):
+                raise ProfileError(self.path, ("extensions",), f"the registry already serves the {builtin} extension")
+        config = self.auth_config(users)  # everything that can fail is checked before anything changes
         registry.configure(**self.settings)
         for rule in self.error_rules:
             registry.add_error_rule(rule)

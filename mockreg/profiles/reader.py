@@ -78,6 +78,9 @@ class _Reader:
             if entry["builtin"] not in BUILTINS:
                 raise self.error(where + ("builtin",), f"unknown built-in extension {entry['builtin']!r}; "
                                                        f"known: {', '.join(sorted(BUILTINS))}")
+            if "repositories" in entry and entry["builtin"] not in ("history", "events"):
+                raise self.error(where + ("repositories",), f"only the history and events built-ins take "
+                                                            f"repositories, not {entry['builtin']}")
             body = _without_entry_keys(entry)
             result.extensions.append(body)
             self.entry(result, where, entry, body)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 from .. import content
 from ..auth.config import AuthConfig
 from ..content import Image, Index
+from ..events.config import KeyedConfigError, NotificationsConfig, parse_notifications
 from ..extensions.model import RESERVED_NAMES, Extension
 from ..error_rules import ErrorRule
 from ..faults import FaultRule
@@ -50,6 +51,7 @@ class _Behaviour:
     error_rules: List[ErrorRule]
     header_rules: List[HeaderRule]
     profile: Optional[Any]  # a mockreg.profiles.Profile
+    notifications: Optional[NotificationsConfig]
 
 
 class Scenario:
@@ -138,9 +140,15 @@ class Scenario:
         for extension in behaviour.extensions:
             if registry.extensions.get(extension.name) is not None:
                 raise self._document.error(("extensions",), f"the registry already has extension {extension.name}")
-        if any(b["builtin"] == "history" for b in behaviour.builtins) \
-                and registry.extensions.get("_chainguard") is not None:
-            raise self._document.error(("extensions",), "the registry already serves the history extension")
+        for builtin, name in (("history", "_chainguard"), ("events", "_events")):
+            if any(b["builtin"] == builtin for b in behaviour.builtins) and registry.extensions.get(name) is not None:
+                raise self._document.error(("extensions",), f"the registry already serves the {builtin} extension")
+        if behaviour.notifications is not None:
+            taken = {e.name for e in registry.notifications.endpoints}
+            for position, endpoint in enumerate(behaviour.notifications.endpoints):
+                if endpoint.name in taken:
+                    raise self._document.error(("notifications", "endpoints", position, "name"),
+                                               f"the registry already has a notification endpoint {endpoint.name!r}")
         staging = Registry(settings=settings, clock=registry.clock)
         for prefix in self._document.data.get("namespaces", []):
             staging.create_namespace(prefix)
@@ -164,6 +172,8 @@ class Scenario:
             registry.add_error_rule(error_rule)
         for header_rule in behaviour.header_rules:
             registry.add_header_rule(header_rule)
+        if behaviour.notifications is not None:
+            registry.notifications.configure(behaviour.notifications)
 
     def summary(self) -> List[Dict[str, Any]]:
         """One row per manifest: repository, tags, kind, digest and total size, for `scenario show`."""
@@ -227,9 +237,9 @@ def _behaviour(document: files.Document) -> _Behaviour:
     for position, spec in enumerate(data.get("extensions", [])):
         where = ("extensions", position)
         if "builtin" in spec:
-            if "repositories" in spec and spec["builtin"] != "history":
+            if "repositories" in spec and spec["builtin"] not in ("history", "events"):
                 raise document.error(where + ("repositories",),
-                                     f"only the history built-in takes repositories, not {spec['builtin']}")
+                                     f"only the history and events built-ins take repositories, not {spec['builtin']}")
             builtins.append(spec)
         else:
             extensions.append(_extension(document, spec, where))
@@ -242,7 +252,9 @@ def _behaviour(document: files.Document) -> _Behaviour:
     header_rules = [_convert(document, ("header_rules", i), HeaderRule.from_dict, rule)
                     for i, rule in enumerate(data.get("header_rules", []))]
     profile = _profile(document, data["profile"]) if "profile" in data else None
-    return _Behaviour(settings, extensions, builtins, auth, faults, limits, error_rules, header_rules, profile)
+    notifications = _notifications(document, data["notifications"]) if "notifications" in data else None
+    return _Behaviour(settings, extensions, builtins, auth, faults, limits, error_rules, header_rules, profile,
+                      notifications)
 
 
 def _profile(document: files.Document, name: str) -> Any:
@@ -260,6 +272,13 @@ def _profile(document: files.Document, name: str) -> Any:
         return profiles.load(name)
     except profiles.UnknownProfile as exc:  # point at the scenario's line
         raise document.error(("profile",), exc.problem) from None
+
+
+def _notifications(document: files.Document, value: Any) -> NotificationsConfig:
+    try:
+        return parse_notifications(value)
+    except KeyedConfigError as exc:
+        raise document.error(exc.keys, str(exc).split(" ", 1)[1]) from None
 
 
 def _convert(document: files.Document, where: Any, convert: Callable[[Any], Any], value: Any) -> Any:
