@@ -16,6 +16,7 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/profile            the registry profile in use, with its behaviours and sources
     GET    /_mockreg/repositories       every repository and namespace; POST {"name": REPO} creates an
                                         empty repository, {"namespace": PREFIX} a namespace
+    GET    /_mockreg/client-checks      client rule violations, when client checks are on
     GET|POST|DELETE /_mockreg/notifications[/NAME]  webhook endpoints, their deliveries
                                         (mockreg/events/control.py, docs/events.md)
 """
@@ -43,8 +44,9 @@ ENDPOINTS = [
     "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings", "POST /_mockreg/scenario",
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
-    "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/profile",
-    "GET|POST /_mockreg/repositories", "GET|POST|DELETE /_mockreg/notifications", "DELETE /_mockreg/notifications/NAME",
+    "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/client-checks", "GET /_mockreg/profile",
+    "GET|POST /_mockreg/repositories", "GET|POST|DELETE /_mockreg/notifications",
+    "DELETE /_mockreg/notifications/NAME",
 ]
 
 
@@ -245,6 +247,23 @@ def repositories(registry: "Registry", request: Request) -> Response:
     with registry.store.lock:
         namespaces = sorted(registry.store.namespaces)
     return _json({"repositories": registry.repositories(), "namespaces": namespaces})
+
+
+def client_checks(registry: "Registry", request: Request) -> Response:
+    """Violations found so far, `?level=MUST|SHOULD|INTEROP` (default INTEROP: all)."""
+    _checked(registry)
+    kept = _journal_of(registry)
+    if kept is None or getattr(kept, "checks", None) is None:
+        raise RegistryError("UNSUPPORTED", "client checks are off (mockreg serve --check-clients)", status=404,
+                            message="not found")
+    level = (request.arg("level") or "INTEROP").upper()
+    try:
+        found = kept.checks.violations(level)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    return _json({"level": level, "violations": [violation.to_dict() for violation in found]})
+
+
 def notifications(registry: "Registry", request: Request, endpoint: Optional[str] = None) -> Response:
     _checked(registry)
     from .events import control as events_control  # the events package loads only when used
@@ -273,6 +292,7 @@ def routes() -> List[Route]:
         route(f"{PREFIX}/profile", get=("control-profile", profile)),
         route(f"{PREFIX}/repositories", get=("control-repositories", repositories),
               post=("control-repository-create", repositories)),
+        route(f"{PREFIX}/client-checks", get=("control-client-checks", client_checks)),
         route(f"{PREFIX}/notifications(?:/(?P<endpoint>[^/]+))?", get=("control-notifications", notifications),
               post=("control-notifications-add", notifications),
               delete=("control-notifications-remove", notifications)),

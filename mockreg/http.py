@@ -50,9 +50,9 @@ class Request:
         return environ.get("wsgi.url_scheme", "http"), host
 
     def replace_query(self, query: str) -> None:
-        """Change the query string a handler will see (layers clamp `n` or drop `mount` this way)."""
-        self.environ["QUERY_STRING"] = query
-        self._query = None
+        """Change the query arguments the handler will see (layers clamp `n` or drop `mount` this
+        way); the environ keeps what the client sent, for the journal and the request log."""
+        self._query = parse_qs(query, keep_blank_values=True)
 
     def header(self, name: str) -> Optional[str]:
         key = name.upper().replace("-", "_")

@@ -60,6 +60,9 @@ class Settings:
     chunk_max_length: int = 0  # largest PATCH chunk; 0: no limit
     chunk_min_rule: str = "none"  # chunks below chunk_min_length: "none", "every-patch", "all-but-last"
     oci_accept_negotiation: bool = False  # OCI manifests only to clients whose Accept names their type
+    # Client checks (issue 13, docs/client-checks.md): upload Locations carry an opaque `_state`
+    # query, as the reference registry's do, so a client that rebuilds the URL shows (OCI-C006).
+    upload_location_state: bool = False
 
     @classmethod
     def names(cls) -> list:

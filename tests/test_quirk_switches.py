@@ -263,6 +263,15 @@ def test_n_above_the_cap_is_clamped_or_refused(tagged):
     assert client.get("/v2/demo/app/tags/list?n=x").status_code == 400  # still the handler's own check
 
 
+def test_the_journal_keeps_the_query_the_client_sent_when_n_is_clamped(tagged):
+    from mockreg.journal import attach
+
+    tagged.configure(tags_page_max=2)
+    journal = attach(tagged)
+    assert Client(tagged).get("/v2/demo/app/tags/list?n=50").json["tags"] == ["a", "b"]
+    assert journal.entries[-1].query == "n=50"
+
+
 def test_the_link_header_can_be_absolute_or_left_out(tagged):
     tagged.configure(link_header="absolute")
     client = Client(tagged)
