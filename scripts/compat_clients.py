@@ -323,7 +323,7 @@ class PythonDxf:
             raise Failed("pushed tag missing")
 
     def catalog(self) -> None:
-        if self.client._repo not in _failing(self.base.list_repos):  # noqa: SLF001 (dxf keeps it there)
+        if self.client._repo not in _failing(self.base.list_repos):
             raise Failed("pushed repository missing from the catalog")
 
     def referrers(self) -> None:
