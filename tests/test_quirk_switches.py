@@ -14,7 +14,7 @@ from mockreg.policy import PolicyLayer
 from registry_helpers import sha256
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-EMPTY = "application/vnd.oci.empty.v1+json"
+IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 
 
 def manifest(registry: Registry, name: str, **extra) -> bytes:
@@ -22,7 +22,7 @@ def manifest(registry: Registry, name: str, **extra) -> bytes:
     config = registry.push_blob(name, b"{}")
     layer = registry.push_blob(name, b"layer " + json.dumps(extra).encode())
     document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": EMPTY, "digest": config, "size": 2},
+                "config": {"mediaType": IMAGE_CONFIG, "digest": config, "size": 2},
                 "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer,
                             "size": len(registry.blob(name, layer))}], **extra}
     return json.dumps(document).encode()
