@@ -77,7 +77,7 @@ class ErrorRule:
             raise ConfigError(f"{what} answer.headers must map header names to text")
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "ErrorRule":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> ErrorRule:
         return from_mapping(cls, mapping, "error rule")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -93,20 +93,24 @@ class ErrorRule:
                 and when.get("reason", error.reason) == error.reason
                 and when.get("status", error.status) == error.status)
 
-    def render(self, error: RegistryError, match: Optional[Match] = None) -> Response:
+    def render(self, error: RegistryError, match: Optional[Match], response: Response) -> Response:
+        """The error's answer as this rule words it; headers the answer had besides its body's (the
+        API version, Date, a challenge, rate-limit headers) are kept."""
         answer = self.answer
         fill = _placeholders(error, match)
-        entry: Dict[str, Any] = {"code": answer.get("code", error.code),
-                                 "message": fill(answer["message"]) if "message" in answer else error.message}
-        detail = answer.get("detail", error.detail)
-        if detail is not None:
-            entry["detail"] = detail
-        headers = list(error.headers) + list(answer.get("headers", {}).items())
-        status = answer.get("status", error.status)
         if "body" in answer:
-            return json_response(status, fill(answer["body"]).encode(), headers,
-                                 content_type=answer.get("content_type", "text/plain; charset=utf-8"))
-        return json_response(status, json.dumps({"errors": [entry]}).encode(), headers)
+            payload = fill(answer["body"]).encode()
+            content_type = answer.get("content_type", "text/plain; charset=utf-8")
+        else:
+            entry: Dict[str, Any] = {"code": answer.get("code", error.code),
+                                     "message": fill(answer["message"]) if "message" in answer else error.message}
+            detail = answer.get("detail", error.detail)
+            if detail is not None:
+                entry["detail"] = detail
+            payload, content_type = json.dumps({"errors": [entry]}).encode(), "application/json"
+        kept = [h for h in response.headers if h[0].lower() not in ("content-type", "content-length")]
+        return json_response(answer.get("status", error.status), payload,
+                             kept + list(answer.get("headers", {}).items()), content_type=content_type)
 
 
 def _placeholders(error: RegistryError, match: Optional[Match]) -> Callable[[str], str]:
@@ -143,7 +147,7 @@ class ErrorRuleLayer(Layer):
         with self._lock:
             self._rules = []
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         error = request.environ.get("mockreg.error")
         if error is None:
@@ -151,11 +155,11 @@ class ErrorRuleLayer(Layer):
         kind = match.kind if match is not None else ""
         for rule in self._rules:
             if rule.matches(error, kind):
-                return rule.render(error, match)
+                return rule.render(error, match, response)
         return response
 
 
-def layer_of(registry: "Registry") -> ErrorRuleLayer:
+def layer_of(registry: Registry) -> ErrorRuleLayer:
     layer = next((layer for layer in registry.layers if isinstance(layer, ErrorRuleLayer)), None)
     if layer is None:
         layer = ErrorRuleLayer()

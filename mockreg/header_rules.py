@@ -55,7 +55,7 @@ class HeaderRule:
         self._removed = frozenset(name.lower() for name in self.remove)
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "HeaderRule":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> HeaderRule:
         return from_mapping(cls, mapping, "header rule")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -92,7 +92,7 @@ class HeaderRuleLayer(Layer):
         with self._lock:
             self._rules = []
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         kind = match.kind if match is not None else ""
         for rule in self._rules:
@@ -100,7 +100,7 @@ class HeaderRuleLayer(Layer):
         return response
 
 
-def layer_of(registry: "Registry") -> HeaderRuleLayer:
+def layer_of(registry: Registry) -> HeaderRuleLayer:
     layer = next((layer for layer in registry.layers if isinstance(layer, HeaderRuleLayer)), None)
     if layer is None:
         layer = HeaderRuleLayer()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 
-def check(registry: "Registry", name: str, parsed: ParsedManifest, body: bytes, tags: Any, digest: str) -> None:
+def check(registry: Registry, name: str, parsed: ParsedManifest, body: bytes, tags: Any, digest: str) -> None:
     settings = registry.settings
     if parsed.subject is not None and not settings.manifest_subject:
         raise RegistryError("MANIFEST_INVALID", "manifests with a subject are not supported",
@@ -35,7 +35,7 @@ def _declares_artifact_type(body: bytes) -> bool:
     return b"artifactType" in body and "artifactType" in json.loads(body)
 
 
-def _check_immutable(registry: "Registry", name: str, tags: Any, digest: str, settings: Any) -> None:
+def _check_immutable(registry: Registry, name: str, tags: Any, digest: str, settings: Any) -> None:
     globs = [glob.strip() for glob in settings.immutable_tags.split(",") if glob.strip()]
     same_allowed = settings.immutable_tags_allow_same
     repo = registry.store.repositories.get(name)

@@ -33,10 +33,12 @@ _DEFAULTS = Settings()
 # The requests that create content in a repository; the upload's later requests need a session
 # that only a successful start hands out.
 _PUSH_STARTS = {"blob-upload-start", "manifest-put"}
+# Headers every answer carries, kept when the layer answers in place of the handler.
+_REGISTRY_HEADERS = ("Docker-Distribution-API-Version", "Date")
 _PAGED = {"tags-list": ("tags_page_size", "tags_page_max"), "catalog": ("catalog_page_size", "catalog_page_max")}
 
 
-def wanted(settings: "Settings") -> bool:
+def wanted(settings: Settings) -> bool:
     """Whether any setting needs the layer."""
     return any(getattr(settings, name) != getattr(_DEFAULTS, name) for name in LAYER_SETTINGS)
 
@@ -46,7 +48,7 @@ class PolicyLayer(Layer):
 
     order = 15  # after auth: a client without credentials learns that first, as from a real registry
 
-    def before(self, registry: "Registry", request: Request, match: Optional[Match]) -> Optional[Response]:
+    def before(self, registry: Registry, request: Request, match: Optional[Match]) -> Optional[Response]:
         if match is None:
             return None
         settings = registry.settings
@@ -68,20 +70,22 @@ class PolicyLayer(Layer):
             upload_policy.check_chunk(registry, request, kind, name or "", match.params.get("session_id", ""))
         return None
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         settings = registry.settings
         if settings.oci_accept_negotiation and match is not None and match.kind in ("manifest-get", "manifest-head"):
             refusal = manifest_policy.unacceptable(request, response)
             if refusal is not None:
                 request.environ["mockreg.error"] = refusal  # error rules may re-answer it
-                return error_response(refusal)
+                answer = error_response(refusal)
+                answer.headers += [h for h in response.headers if h[0] in _REGISTRY_HEADERS]
+                return answer
         if settings.link_header != "relative" or settings.link_extra_params:
             _rewrite_links(settings, request, response)
         return response
 
 
-def _rewrite_links(settings: "Settings", request: Request, response: Response) -> None:
+def _rewrite_links(settings: Settings, request: Request, response: Response) -> None:
     headers = response.headers
     extra = settings.link_extra_params
     for position, (header, value) in enumerate(headers):
@@ -99,10 +103,11 @@ def _rewrite_links(settings: "Settings", request: Request, response: Response) -
 
 def base_url(request: Request) -> str:
     """scheme://host the client used, e.g. http://127.0.0.1:5000."""
-    return "%s://%s" % request.origin()
+    scheme, host = request.origin()
+    return f"{scheme}://{host}"
 
 
-def _check_exists(registry: "Registry", name: str) -> None:
+def _check_exists(registry: Registry, name: str) -> None:
     settings, store = registry.settings, registry.store
     if settings.repository_must_exist and name not in store.repositories:
         raise RegistryError("NAME_UNKNOWN", {"name": name}, reason="repository-missing",
@@ -112,7 +117,7 @@ def _check_exists(registry: "Registry", name: str) -> None:
                             message="no namespace of this repository exists; create it before pushing")
 
 
-def _check_name_limits(settings: "Settings", name: str) -> None:
+def _check_name_limits(settings: Settings, name: str) -> None:
     components = name.count("/") + 1
     if settings.max_name_components and components > settings.max_name_components:
         raise RegistryError("NAME_INVALID", {"name": name, "max_components": settings.max_name_components},
@@ -125,7 +130,7 @@ def _check_name_limits(settings: "Settings", name: str) -> None:
                             reason="name-too-long")
 
 
-def _page_size(settings: "Settings", request: Request, default_name: str, cap_name: str) -> None:
+def _page_size(settings: Settings, request: Request, default_name: str, cap_name: str) -> None:
     """Give the handler the `n` this registry would use: its default, or the request's clamped."""
     default, cap = getattr(settings, default_name), getattr(settings, cap_name)
     raw = request.arg("n")
@@ -151,7 +156,7 @@ def _drop_args(request: Request, names: Any) -> None:
     request.replace_query(urlencode(query, doseq=True))
 
 
-def sync(registry: "Registry") -> None:
+def sync(registry: Registry) -> None:
     """Install the layer when the settings need it, remove it when they no longer do."""
     current = next((layer for layer in registry.layers if isinstance(layer, PolicyLayer)), None)
     if wanted(registry.settings):

@@ -8,26 +8,27 @@ import threading
 import traceback
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
+from . import control, error_rules, faults, header_rules, policy, ratelimit, reference
 from . import digest as digests
 from . import manifests as manifest_types
-from . import control, error_rules, faults, header_rules, policy, ratelimit, reference
 from .auth import layer as auth_layer
 from .auth.config import AuthConfig
 from .auth.layer import AuthLayer
 from .clock import Clock
 from .error_rules import ErrorRule
-from .faults import FaultRule
-from .header_rules import HeaderRule
-from .ratelimit import RateLimit
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
+from .faults import FaultRule
+from .header_rules import HeaderRule
 from .http import Request, Response, error_response, json_response
+from .httpdate import date_header
 from .layers import Layer
+from .ratelimit import RateLimit
 from .routes import Match, Router
 from .settings import Settings, coerce
-from .store import StoredManifest, Store
+from .store import Store, StoredManifest
 
 if TYPE_CHECKING:
     from .events.observer import Notifications
@@ -96,7 +97,7 @@ class Registry:
 
     # -- configuration ------------------------------------------------------------------
     @property
-    def algorithms(self) -> frozenset:
+    def algorithms(self) -> FrozenSet[str]:
         return frozenset({"sha256", "sha512"}) if self.settings.sha512 else frozenset({"sha256"})
 
     def configure(self, **changes: Any) -> None:
@@ -195,9 +196,9 @@ class Registry:
         return self.extensions.add(Extension(name, url, description, repositories))
 
     @property
-    def notifications(self) -> "Notifications":
+    def notifications(self) -> Notifications:
         """Webhook endpoints and the events log (docs/events.md); nothing runs until configured."""
-        hub = self.__dict__.get("_notifications")
+        hub: Optional[Notifications] = self.__dict__.get("_notifications")
         if hub is None:
             from .events.observer import Notifications  # imported when first used
             hub = self.__dict__.setdefault("_notifications", Notifications(self))
@@ -215,7 +216,9 @@ class Registry:
             environ["mockreg.error"] = error.with_traceback(None)
         except Exception as exc:  # a bug in mockreg: keep it for the test that caused it
             response = self._internal_error(exc)
-        response.headers.append(_API_VERSION)  # before the layers, so header rules may drop it
+        # Before the layers, so header rules may drop them.
+        response.headers.append(_API_VERSION)
+        response.headers.append(date_header())
         match: Optional[Match] = environ.get("mockreg.match")
         for layer in reversed(self.layers):
             response = layer.after(self, request, match, response)
@@ -238,7 +241,8 @@ class Registry:
                 return early
         if match is None:
             raise routing_error  # type: ignore[misc]
-        return match.handler(self, request, **match.params)
+        response: Response = match.handler(self, request, **match.params)
+        return response
 
     def _internal_error(self, exc: Exception) -> Response:
         with self._errors_lock:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
-def mount_allowed(settings: "Settings", name: str, source: Optional[str]) -> bool:
+def mount_allowed(settings: Settings, name: str, source: Optional[str]) -> bool:
     """Whether a mount request may mount; if not, it starts an ordinary upload (202)."""
     if not settings.blob_mount:
         return False
@@ -23,7 +23,7 @@ def mount_allowed(settings: "Settings", name: str, source: Optional[str]) -> boo
     return True
 
 
-def check_chunk(registry: "Registry", request: Request, kind: str, name: str, session_id: str) -> None:
+def check_chunk(registry: Registry, request: Request, kind: str, name: str, session_id: str) -> None:
     """Refuse a PATCH (or a closing PUT that brings bytes) the chunk switches forbid."""
     settings = registry.settings
     size = request.content_length

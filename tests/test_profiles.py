@@ -281,8 +281,7 @@ def serve_registry(argv):
     """The registry `mockreg serve ARGV` would serve, without listening."""
     import argparse
 
-    from mockreg.cli import build_parser
-    from mockreg.cli import serve
+    from mockreg.cli import build_parser, serve
 
     args = build_parser().parse_args(["serve", *argv])
     assert isinstance(args, argparse.Namespace)

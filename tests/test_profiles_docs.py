@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from doc_examples import python_blocks, run_page
+
 from mockreg import profiles
 
 pytest_plugins = ["pytester"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from registry_helpers import sha256
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.mapping import ConfigError
 from mockreg.policy import PolicyLayer
-from registry_helpers import sha256
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"

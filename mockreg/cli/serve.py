@@ -25,8 +25,8 @@ from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
 from . import check_clients, connection_options, notify_options
 from .auth_options import USER_FORM, auth_config
-from .profile_commands import add_serve_option, apply_profile, profile_line
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
+from .profile_commands import add_serve_option, apply_profile, profile_line
 
 EXAMPLES = """\
 examples:
@@ -148,7 +148,7 @@ def holdings(registry: Registry) -> Tuple[int, int, int, int]:
         return len(store.repositories), len(manifests), len(store.blobs), size
 
 
-def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
+def _registry(args: argparse.Namespace, say: _Messages) -> Registry:
     registry = Registry()
     users_taken = apply_profile(registry, args)
     if registry.profile is not None:

@@ -72,7 +72,7 @@ class Profile:
         listed = [user if isinstance(user, User) else full_rights_user(*user) for user in users]
         return AuthConfig.from_dict({**self.auth, "users": listed})
 
-    def apply(self, registry: "Registry", users: Sequence[UserLike] = ()) -> None:
+    def apply(self, registry: Registry, users: Sequence[UserLike] = ()) -> None:
         """Make `registry` behave like this profile: settings, auth (with `users`), error and
         header rules, rate limits, built-in extensions. A registry takes one profile: applying
         a second, different one is a ProfileError (the default, strict-spec, is no change).

@@ -13,14 +13,14 @@ import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Union
 
 from .. import content
 from ..auth.config import AuthConfig
 from ..content import Image, Index
+from ..error_rules import ErrorRule
 from ..events.config import KeyedConfigError, NotificationsConfig, parse_notifications
 from ..extensions.model import RESERVED_NAMES, Extension
-from ..error_rules import ErrorRule
 from ..faults import FaultRule
 from ..header_rules import HeaderRule
 from ..http import Response, json_response
@@ -79,7 +79,7 @@ class Scenario:
             raise document.error(("settings",), "blobs marked `missing: true` need `sparse_manifests: true`")
 
     @classmethod
-    def load(cls, path: PathLike) -> "Scenario":
+    def load(cls, path: PathLike) -> Scenario:
         """Read, validate and build a scenario file; ScenarioError says what is wrong and where."""
         return cls(files.load(Path(path)))
 
@@ -111,7 +111,7 @@ class Scenario:
             return found.layers[position].digest
         raise KeyError(f"part must be config, layer or blob, not {part!r}")
 
-    def _split(self, reference: str) -> "tuple[str, str]":
+    def _split(self, reference: str) -> tuple[str, str]:
         for separator in ("@", ":"):
             repository, sep, label = reference.rpartition(separator)
             if sep and repository in self.repositories:
@@ -125,7 +125,7 @@ class Scenario:
         """The registry profile (`mockreg.profiles.Profile`) the file names, or None."""
         return self._behaviour.profile
 
-    def apply(self, registry: "Registry") -> None:
+    def apply(self, registry: Registry) -> None:
         """Load everything into `registry`. On any error the registry is left exactly as it was.
         A `profile:` is applied first, so the scenario's own settings and rules win."""
         from ..registry import Registry
@@ -160,8 +160,8 @@ class Scenario:
         registry.settings = settings
         for extension in behaviour.extensions:
             registry.extensions.add(extension)
-        for builtin in behaviour.builtins:
-            registry.extensions.enable(builtin["builtin"], builtin.get("repositories"))
+        for spec in behaviour.builtins:
+            registry.extensions.enable(spec["builtin"], spec.get("repositories"))
         if behaviour.auth is not None:
             registry.enable_auth(behaviour.auth)
         for rule in behaviour.faults:
@@ -183,19 +183,20 @@ class Scenario:
             for tag, label in plan.tags.items():
                 tags_of.setdefault(label, []).append(tag)
             for label, manifest in plan.manifests.items():
-                size = len(manifest.manifest) + (sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0)
+                blobs = sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0
+                size = len(manifest.manifest) + blobs
                 kind = "index" if isinstance(manifest, Index) else ("artifact" if manifest.artifact_type else "image")
                 rows.append({"repository": name, "name": label, "tags": sorted(tags_of.get(label, [])),
                              "kind": kind, "digest": manifest.digest, "size": size})
         return rows
 
 
-def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPlan) -> None:
+def _push_plan(document: files.Document, staging: Registry, plan: RepositoryPlan) -> None:
     staging.create_repository(plan.name)  # listed, even empty: it exists (for repository_must_exist)
     # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
-    pushed = set()
+    pushed: Set[str] = set()
     for manifest in plan.manifests.values():
         _push_manifest(staging, plan, manifest, pushed)
     for label in plan.fallback:
@@ -203,14 +204,14 @@ def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPl
     for tag, label in plan.tags.items():
         manifest = plan.manifests[label]
         staging.push_manifest(plan.name, manifest.manifest, tag, media_type=manifest.media_type)
-    for path, tag, where in plan.layouts:
+    for path, layout_tag, where in plan.layouts:
         try:
-            import_layout(staging, path, plan.name, tag)
+            import_layout(staging, path, plan.name, layout_tag)
         except LayoutError as exc:
             raise document.error(where, str(exc)) from None
 
 
-def _push_manifest(staging: "Registry", plan: RepositoryPlan, manifest: Union[Image, Index], pushed: set) -> None:
+def _push_manifest(staging: Registry, plan: RepositoryPlan, manifest: Union[Image, Index], pushed: Set[str]) -> None:
     if manifest.digest in pushed:
         return
     if isinstance(manifest, Image):
@@ -244,7 +245,8 @@ def _behaviour(document: files.Document) -> _Behaviour:
         else:
             extensions.append(_extension(document, spec, where))
     auth = _convert(document, ("auth",), AuthConfig.from_dict, data["auth"]) if "auth" in data else None
-    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
+    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule)
+              for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
     error_rules = [_convert(document, ("error_rules", i), ErrorRule.from_dict, rule)
@@ -310,7 +312,8 @@ def _route_handler(document: files.Document, route: Dict[str, Any], where: Any) 
     if "handler" in route:
         module_name, _, function_name = route["handler"].partition(":")
         try:
-            return getattr(importlib.import_module(module_name), function_name)
+            handler: Callable[..., Any] = getattr(importlib.import_module(module_name), function_name)
+            return handler
         except (ImportError, AttributeError) as exc:
             raise document.error(where + ("handler",), f"cannot import {route['handler']!r}: {exc}") from None
     default = route.get("response", {})
@@ -336,7 +339,7 @@ def _canned(spec: Dict[str, Any]) -> Response:
                              ("Content-Length", str(len(body))), *headers], body)
 
 
-def load_into(registry: "Registry", path: PathLike) -> Scenario:
+def load_into(registry: Registry, path: PathLike) -> Scenario:
     """Load the scenario at `path` into `registry` and return it (for digest look-ups)."""
     scenario = Scenario.load(path)
     scenario.apply(registry)
