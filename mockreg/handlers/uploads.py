@@ -81,7 +81,9 @@ def _monolithic(registry: Registry, request: Request, name: str, digest: str) ->
 def patch(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
+        before = session.size
         _append(registry, request, session)
+        session.last_chunk = session.size - before
         return empty(202, _session_headers(registry, session))
 
 
