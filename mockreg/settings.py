@@ -34,6 +34,8 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
+    # -- record/replay (issue 15): answers a recorded upstream gave that no switch above covers --
+    blob_mount: bool = True  # False: a cross-repository mount always opens an upload (202), as some registries do
 
     @classmethod
     def names(cls) -> list:

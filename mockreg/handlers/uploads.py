@@ -46,6 +46,8 @@ def start(registry: "Registry", request: Request, name: str) -> Response:
 
 def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Optional[Response]:
     check_digest(registry, digest)
+    if not registry.settings.blob_mount:
+        return None
     source = request.arg("from")
     if source is not None:
         check_name(source)

@@ -1,0 +1,80 @@
+"""Compare what a client met at recording time with what it meets at replay time.
+
+Both sides become the same list of views, request by request: method, path (upload session
+ids, token and storage URLs, which differ by nature, replaced by placeholders), status, error
+code, and the headers that matter. The recorded side is a file's `recorded.exchanges`; the
+replay side is another recording (a Recorder in front of the replaying server, so both are
+seen by the same code) or a request journal (which has no error codes: those are then skipped).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+COMPARED_HEADERS = ("docker-content-digest", "oci-chunk-min-length", "www-authenticate", "ratelimit-limit")
+_UPLOAD_ID = re.compile(r"(/blobs/uploads/)[^/?]+")
+_REALM = re.compile(r'realm="[^"]*"')
+
+
+def recorded_exchanges(path: Union[str, Path]) -> List[Dict[str, Any]]:
+    """The views of the exchanges a recorded scenario file lists."""
+    import yaml
+
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return [view(entry) for entry in (document.get("recorded") or {}).get("exchanges") or []]
+
+
+def replayed_exchanges(entries: Iterable[Any]) -> List[Dict[str, Any]]:
+    """Views of request-journal entries (`mockreg.journal`); the control API is left out."""
+    views = []
+    for entry in entries:
+        if (entry.kind or "").startswith("control"):
+            continue
+        headers = {k.lower(): v for k, v in entry.response_headers}
+        views.append(view({"method": entry.method, "path": entry.path, "kind": entry.kind,
+                           "status": entry.status, "headers": headers}))
+    return views
+
+
+def view(entry: Dict[str, Any]) -> Dict[str, Any]:
+    kind = entry.get("kind")
+    path = entry["path"]
+    if kind == "token":
+        path = "<token>"
+    elif kind and kind.startswith("storage-blob"):
+        path = "<storage>/" + path.split("/", 2)[-1] if path.startswith("/_storage/") else path
+    headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
+    shown = {}
+    for name in COMPARED_HEADERS:
+        if name in headers:
+            value = headers[name]
+            shown[name] = _REALM.sub('realm="<realm>"', value) if name == "www-authenticate" else value
+    if "location" in headers:
+        shown["location"] = "present"
+    return {"method": entry["method"], "path": _UPLOAD_ID.sub(r"\1<session>", path), "status": entry["status"],
+            "code": entry.get("code"), "headers": shown}
+
+
+def differences(recorded: List[Dict[str, Any]], replayed: List[Dict[str, Any]]) -> List[str]:
+    """One line per request whose view differs (an error code counts where both sides have one)."""
+    found = []
+    for position in range(max(len(recorded), len(replayed))):
+        want = recorded[position] if position < len(recorded) else None
+        got = replayed[position] if position < len(replayed) else None
+        if want is None or got is None:
+            found.append(f"#{position + 1}: recorded {_line(want)}, replayed {_line(got)}")
+            continue
+        same = {k: want[k] == got[k] for k in ("method", "path", "status", "headers")}
+        same["code"] = want["code"] is None or got["code"] is None or want["code"] == got["code"]
+        if not all(same.values()):
+            found.append(f"#{position + 1}: recorded {_line(want)}, replayed {_line(got)}")
+    return found
+
+
+def _line(entry: Optional[Dict[str, Any]]) -> str:
+    if entry is None:
+        return "nothing"
+    code = f" {entry['code']}" if entry.get("code") else ""
+    return f"{entry['method']} {entry['path']} → {entry['status']}{code} {entry['headers']}"
