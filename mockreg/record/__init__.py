@@ -67,6 +67,7 @@ class Recorder:
         self.server.stop()
         if self._backfill is not None:
             self._backfill.close()
+        self.recording.own_challenge = self.upstream.own_challenge
         try:
             behaviour = observe(self.recording, self.replay_password, self.upstream.has_own_credentials)
             return write(self.recording, behaviour, self.out, REALM_CHOICE)

@@ -53,24 +53,42 @@ def view(entry: Dict[str, Any]) -> Dict[str, Any]:
             shown[name] = _REALM.sub('realm="<realm>"', value) if name == "www-authenticate" else value
     if "location" in headers:
         shown["location"] = "present"
-    return {"method": entry["method"], "path": _UPLOAD_ID.sub(r"\1<session>", path), "status": entry["status"],
+    args = entry.get("args") or {}
+    query = "&".join(f"{k}={args[k]}" for k in ("digest", "mount", "from") if args.get(k))
+    path = _UPLOAD_ID.sub(r"\1<session>", path) + (f"?{query}" if query else "")
+    return {"method": entry["method"], "path": path, "status": entry["status"],
             "code": entry.get("code"), "headers": shown}
 
 
 def differences(recorded: List[Dict[str, Any]], replayed: List[Dict[str, Any]]) -> List[str]:
-    """One line per request whose view differs (an error code counts where both sides have one)."""
+    """One line per request whose view differs (an error code counts where both sides have one).
+
+    Requests are paired by method and path, in order: the n-th `HEAD /v2/a/blobs/X` recorded
+    with the n-th replayed. Clients fetch layers in parallel, so the interleaving of different
+    paths may change between runs; the answers to each request may not."""
     found = []
-    for position in range(max(len(recorded), len(replayed))):
-        want = recorded[position] if position < len(recorded) else None
-        got = replayed[position] if position < len(replayed) else None
-        if want is None or got is None:
-            found.append(f"#{position + 1}: recorded {_line(want)}, replayed {_line(got)}")
-            continue
-        same = {k: want[k] == got[k] for k in ("method", "path", "status", "headers")}
-        same["code"] = want["code"] is None or got["code"] is None or want["code"] == got["code"]
-        if not all(same.values()):
-            found.append(f"#{position + 1}: recorded {_line(want)}, replayed {_line(got)}")
+    want = _by_request(recorded)
+    got = _by_request(replayed)
+    for key in list(want) + [k for k in got if k not in want]:
+        ours, theirs = want.get(key, []), got.get(key, [])
+        for position in range(max(len(ours), len(theirs))):
+            a = ours[position] if position < len(ours) else None
+            b = theirs[position] if position < len(theirs) else None
+            if a is None or b is None or not _same(a, b):
+                found.append(f"{key[0]} {key[1]} #{position + 1}: recorded {_line(a)}, replayed {_line(b)}")
     return found
+
+
+def _by_request(views: List[Dict[str, Any]]) -> Dict[Any, List[Dict[str, Any]]]:
+    grouped: Dict[Any, List[Dict[str, Any]]] = {}
+    for item in views:
+        grouped.setdefault((item["method"], item["path"]), []).append(item)
+    return grouped
+
+
+def _same(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
+    codes = a["code"] is None or b["code"] is None or a["code"] == b["code"]
+    return codes and a["status"] == b["status"] and a["headers"] == b["headers"]
 
 
 def _line(entry: Optional[Dict[str, Any]]) -> str:

@@ -179,6 +179,10 @@ def _redirects_and_links(found: Behaviour, exchanges: List[Exchange], recording:
 def _auth(found: Behaviour, exchanges: List[Exchange], recording: Recording, replay_password: str,
           own_credentials: bool) -> None:
     challenge = next((ex for ex in exchanges if ex.status == 401 and ex.headers.get("www-authenticate")), None)
+    if challenge is None and own_credentials and recording.own_challenge and exchanges:
+        scheme = recording.own_challenge.split(" ", 1)[0]
+        found.note(f"the upstream asked for {scheme} auth, which the recorder answered with its own "
+                   "credentials: the client saw no challenge, so the replay asks for none", exchanges[0])
     if challenge is None:
         return
     text = challenge.headers["www-authenticate"]

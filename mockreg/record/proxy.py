@@ -4,7 +4,7 @@ its answer unchanged, except for the URLs the client must follow back through th
 Rewritten, and only these (docs/record.md):
 - `Location` and `Link` URLs on the upstream's own host point at the proxy instead (relative
   ones stay as they are);
-- `Location` of a redirect to another host (a storage backend's signed URL) points at
+- `Location` of a redirect elsewhere (a storage backend's signed URL) points at
   `/_record/storage/N` on the proxy, which fetches the real URL without credentials, as a
   client following a cross-host redirect would; the signed URL stays in memory only;
 - the `realm` of a `Bearer` challenge points at `/_record/token/N` on the proxy, which forwards
@@ -191,7 +191,7 @@ class RecordingProxy:
                 value = self._local_url(value, response.url, local)
             elif lowered == "link":
                 value = _LINK_URL.sub(lambda m: f"<{self._local_url(m.group(1), response.url, local)}>", value)
-            elif lowered == "www-authenticate":
+            elif lowered == "www-authenticate" and value[:7].lower() == "bearer ":
                 value = _REALM.sub(lambda m: f'realm="{local}{TOKEN_PREFIX}{self._realm_id(m.group(1))}"', value)
             out.append((key, value))
         return out
@@ -199,7 +199,7 @@ class RecordingProxy:
     def _local_url(self, value: str, base: str, local: str) -> str:
         absolute = urljoin(base, value)
         parts, upstream = urlsplit(absolute), urlsplit(self.upstream.url)
-        if (parts.scheme, parts.netloc) == (upstream.scheme, upstream.netloc):
+        if (parts.scheme, parts.netloc) == (upstream.scheme, upstream.netloc) and parts.path.startswith("/v2/"):
             if "://" not in value:
                 return value  # relative: the client resolves it against the proxy already
             return local + absolute[len(self.upstream.url):]

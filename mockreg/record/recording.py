@@ -110,6 +110,7 @@ class Recording:
         self.users: Set[str] = set()  # user names the client logged in as (never passwords)
         self.anonymous_tokens: List[str] = []  # labels of token requests granted without credentials
         self.problems: List[str] = []
+        self.own_challenge: Optional[str] = None  # set when the recorder's own credentials answered one
         self._lock = threading.Lock()
 
     # -- exchanges ---------------------------------------------------------------------------

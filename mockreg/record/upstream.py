@@ -46,6 +46,7 @@ class Upstream:
         self._scheme: Optional[str] = None  # what the upstream asked for, once it did
         self._bearer: Dict[str, str] = {}  # realm and service of its Bearer challenge
         self._tokens: Dict[str, str] = {}  # scope -> token fetched with our credentials
+        self.own_challenge: Optional[str] = None  # the challenge our credentials answered, for the record
 
     @property
     def has_own_credentials(self) -> bool:
@@ -100,6 +101,7 @@ class Upstream:
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme = challenge.split(" ", 1)[0].lower()
         with self._lock:
+            self.own_challenge = self.own_challenge or challenge
             if scheme == "basic" and self._credentials is not None and self._scheme != "basic":
                 self._scheme = "basic"
                 return True

@@ -1,0 +1,236 @@
+"""Recording mockreg itself as the upstream under several settings, faults and auth, then
+replaying: the client meets the same answers request by request."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import oras.client
+import pytest
+import requests
+import yaml
+
+from mockreg import Registry
+from mockreg.scenario import Scenario
+from mockreg.server import LiveServer
+from record_support import record, replay, skopeo, written_text
+from cli_helpers import required_tool
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def upstream():
+    """mockreg serving the quickstart scenario; the test may change its settings first."""
+    registry = Registry()
+    Scenario.load(FIXTURES / "quickstart.yaml").apply(registry)
+    with LiveServer(registry) as server:
+        server.registry = registry
+        yield server
+
+
+def mount_and_referrers(host_port: str) -> None:
+    """A client that mounts a layer into another repository and asks for referrers."""
+    base = f"http://{host_port}/v2"
+    manifest = requests.get(f"{base}/demo/app/manifests/1.0",
+                            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    layer = manifest.json()["layers"][0]["digest"]
+    requests.head(f"{base}/demo/app/blobs/{layer}")
+    mounted = requests.post(f"{base}/demo/mounted/blobs/uploads/?mount={layer}&from=demo/app")
+    if mounted.status_code == 202:
+        requests.delete(f"http://{host_port}{mounted.headers['Location']}"
+                        if mounted.headers["Location"].startswith("/") else mounted.headers["Location"])
+    requests.get(f"{base}/demo/app/referrers/{sha256(manifest.content)}")
+
+
+def test_referrers_404_and_mount_202_are_recorded_as_settings_and_replay_that_way(upstream, tmp_path):
+    upstream.registry.configure(referrers=False, blob_mount=False)
+    out = record(upstream.url, tmp_path / "rec.yaml", mount_and_referrers)
+    text = out.read_text()
+    document = yaml.safe_load(text)
+    assert document["settings"]["referrers"] is False and document["settings"]["blob_mount"] is False
+    assert "referrers: false  # from: GET /v2/demo/app/referrers/sha256:" in text
+    assert "blob_mount: false  # from: POST /v2/demo/mounted/blobs/uploads/?mount=sha256:" in text
+    assert replay(out, mount_and_referrers, tmp_path / "again.yaml") == []
+    statuses = [(e["kind"], e["status"]) for e in yaml.safe_load((tmp_path / "again.yaml").read_text())
+                ["recorded"]["exchanges"]]
+    assert ("referrers", 404) in statuses and ("blob-upload-start", 202) in statuses
+
+
+def test_an_upstream_that_mounts_and_lists_referrers_sets_no_switch(upstream, tmp_path):
+    out = record(upstream.url, tmp_path / "rec.yaml", mount_and_referrers)
+    document = yaml.safe_load(out.read_text())
+    assert set(document.get("settings", {})) <= {"sparse_manifests"}  # the config blob was never fetched
+    assert replay(out, mount_and_referrers, tmp_path / "again.yaml") == []
+
+
+def copy_and_back(host_port: str) -> None:
+    skopeo("copy", f"docker://{host_port}/demo/app:1.0", f"docker://{host_port}/demo/copy:1.0")
+
+
+def test_skopeo_copy_within_the_upstream_replays_with_the_same_exchanges(upstream, tmp_path):
+    required_tool("skopeo")
+    out = record(upstream.url, tmp_path / "rec.yaml", copy_and_back)
+    document = yaml.safe_load(out.read_text())
+    assert list(document["repositories"]) == ["demo/app"]  # the state before: demo/copy is what skopeo made
+    assert "demo/copy" in document["recorded"]["pushed"]
+    assert replay(out, copy_and_back, tmp_path / "again.yaml") == []
+
+
+def test_faults_missing_digest_header_and_server_errors_become_faults(upstream, tmp_path):
+    upstream.registry.add_fault(kinds=["manifest-get"], digest_header="missing")
+    upstream.registry.add_fault(kinds=["tags-list"], first=1, status=503, retry_after=2)
+
+    def client(host_port: str) -> None:
+        requests.get(f"http://{host_port}/v2/demo/app/tags/list")
+        requests.get(f"http://{host_port}/v2/demo/app/tags/list")
+        requests.get(f"http://{host_port}/v2/demo/app/manifests/1.0",
+                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+
+    out = record(upstream.url, tmp_path / "rec.yaml", client)
+    faults = yaml.safe_load(out.read_text())["faults"]
+    assert {"name": "recorded-missing-digest-header", "kinds": ["manifest-get"], "digest_header": "missing"} in faults
+    assert any(f["status"] == 503 and f["nth"] == 1 and f["kinds"] == ["tags-list"] and f["retry_after"] == 2
+               for f in faults if "status" in f)
+    assert replay(out, client, tmp_path / "again.yaml") == []
+
+
+def test_rate_limit_headers_become_a_rate_limit(upstream, tmp_path):
+    upstream.registry.rate_limit(100, window=21600, kinds=["manifest-get"])
+
+    def client(host_port: str) -> None:
+        requests.get(f"http://{host_port}/v2/demo/app/manifests/1.0",
+                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+
+    out = record(upstream.url, tmp_path / "rec.yaml", client)
+    limits = yaml.safe_load(out.read_text())["rate_limits"]
+    assert limits == [{"name": "recorded-rate-limit-1", "limit": 100, "window": 21600, "kinds": ["manifest-get"]}]
+    assert replay(out, client, tmp_path / "again.yaml") == []
+
+
+def test_storage_redirects_pass_through_the_proxy_without_writing_the_signed_url(upstream, tmp_path):
+    upstream.registry.add_fault(redirect=True)
+    inner = upstream.app
+
+    def signing(environ, start_response):  # a storage backend's signed URL, as S3 hands out
+        def start(status, headers, exc_info=None):
+            headers = [(k, v + "&X-Amz-Signature=s3cr3tsig&X-Amz-Credential=AKIAEXAMPLE" if k == "Location" else v)
+                       for k, v in headers]
+            return start_response(status, headers, exc_info)
+        return inner(environ, start)
+
+    upstream.app = signing
+
+    def client(host_port: str) -> None:
+        manifest = requests.get(f"http://{host_port}/v2/demo/app/manifests/1.0",
+                                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+        digest = manifest["layers"][0]["digest"]
+        blob = requests.get(f"http://{host_port}/v2/demo/app/blobs/{digest}")
+        assert blob.history[0].status_code == 307, blob.history
+        assert sha256(blob.content) == digest, (blob.status_code, blob.url, blob.content[:300])
+
+    out = record(upstream.url, tmp_path / "rec.yaml", client)
+    written = written_text(out)
+    assert b"s3cr3tsig" not in written and b"AKIAEXAMPLE" not in written
+    assert {"name": "recorded-storage-redirect", "kinds": ["blob-get"], "redirect": True} in \
+        yaml.safe_load(out.read_text())["faults"]
+    assert replay(out, client, tmp_path / "again.yaml") == []
+
+
+USER, PASSWORD = "alice", "alice-Pa55word-xyz"
+
+
+@pytest.fixture
+def bearer_upstream(upstream):
+    upstream.registry.enable_auth(scheme="bearer", service="upstream-svc",
+                                  users=[{"name": USER, "password": PASSWORD, "access": {"*": "*"}}])
+    return upstream
+
+
+def oras_push_pull(password: str, push: bool = True):
+    backend = "basic" if push else "token"
+
+    def operation(host_port: str) -> None:
+        artifact = Path("artifact.txt")
+        artifact.write_bytes(b"recorded artifact")
+        # oras-py keeps its first token for the whole session and a pull token cannot push
+        # (tests/test_auth_clients.py), so under bearer auth skopeo pushes and oras-py pulls.
+        if push:
+            pusher = oras.client.OrasClient(hostname=host_port, insecure=True, auth_backend="basic")
+            pusher.auth.set_basic_auth(USER, password)
+            pusher.push(files=[str(artifact)], target=f"{host_port}/demo/art:v1", disable_path_validation=True)
+        else:
+            skopeo("copy", f"docker://{host_port}/demo/app:1.0", f"docker://{host_port}/demo/art:v1",
+                   creds=f"{USER}:{password}")
+        puller = oras.client.OrasClient(hostname=host_port, insecure=True, auth_backend=backend)
+        puller.auth.set_basic_auth(USER, password)
+        assert puller.pull(target=f"{host_port}/demo/art:v1", outdir="pulled")
+    return operation
+
+
+def test_oras_push_and_pull_under_basic_auth_replay_with_the_replay_password(upstream, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    upstream.registry.enable_auth(scheme="basic", users=[{"name": USER, "password": PASSWORD, "access": {"*": "*"}}])
+    out = record(upstream.url, tmp_path / "rec.yaml", oras_push_pull(PASSWORD))
+    document = yaml.safe_load(out.read_text())
+    assert document["auth"]["scheme"] == "basic" and document["auth"]["users"][0]["password"] == "replay"
+    written = written_text(out)
+    for secret in (PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()):
+        assert secret.encode() not in written
+    assert replay(out, oras_push_pull("replay"), tmp_path / "again.yaml") == []
+
+
+def test_skopeo_copy_and_oras_pull_under_bearer_auth_replay_the_same_token_flow(bearer_upstream, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tokens = []
+    original = requests.Session.send
+
+    def spy(session, request, **kwargs):  # the tokens the client is handed, to prove none is written
+        response = original(session, request, **kwargs)
+        if "/_record/token/" in request.url and response.status_code == 200:
+            tokens.append(response.json()["token"])
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", spy)
+    required_tool("skopeo")
+    out = record(bearer_upstream.url, tmp_path / "rec.yaml", oras_push_pull(PASSWORD, push=False))
+    document = yaml.safe_load(out.read_text())
+    assert document["auth"] == {"scheme": "bearer", "service": "upstream-svc",
+                                "users": [{"name": USER, "password": "replay", "access": {"*": "*"},
+                                           "catalog": False}]}
+    assert document["recorded"]["auth"]["challenge"].startswith('Bearer realm="<realm>",service="upstream-svc"')
+    assert tokens
+    written = written_text(out)
+    for secret in [PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(), *tokens]:
+        assert secret.encode() not in written
+    monkeypatch.setattr(requests.Session, "send", original)
+    assert replay(out, oras_push_pull("replay", push=False), tmp_path / "again.yaml") == []
+
+
+def test_recorder_credentials_answer_the_upstream_and_the_client_sees_no_challenge(bearer_upstream, tmp_path):
+    def client(host_port: str) -> None:
+        assert requests.get(f"http://{host_port}/v2/demo/app/tags/list").json()["tags"]
+
+    out = record(bearer_upstream.url, tmp_path / "rec.yaml", client, credentials=(USER, PASSWORD))
+    document = yaml.safe_load(out.read_text())
+    assert "auth" not in document and PASSWORD.encode() not in written_text(out)
+    assert [e["status"] for e in document["recorded"]["exchanges"]] == [200]
+    assert "answered with its own credentials" in document["recorded"]["notes"][0]["behaviour"]
+    assert replay(out, client, tmp_path / "again.yaml") == []
+
+
+def test_the_recorded_scenario_holds_the_content_the_client_met(upstream, tmp_path):
+    out = record(upstream.url, tmp_path / "rec.yaml", mount_and_referrers)
+    registry = Registry()
+    Scenario.load(out).apply(registry)
+    original = upstream.registry.manifest("demo/app", "1.0")
+    assert registry.manifest("demo/app", "1.0").digest == original.digest
+    layer = json.loads(original.body)["layers"][0]["digest"]
+    assert registry.has_blob("demo/app", layer)  # only HEADed by the client: fetched by the backfill
