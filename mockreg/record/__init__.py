@@ -65,6 +65,8 @@ class Recorder:
             return self.out
         self._stopped = True
         self.server.stop()
+        if not self.proxy.wait_idle(timeout=60):
+            self.recording.problem("an answer was still being relayed when the recording stopped; it is left out")
         if self._backfill is not None:
             self._backfill.close()
         self.recording.own_challenge = self.upstream.own_challenge

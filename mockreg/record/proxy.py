@@ -55,8 +55,38 @@ class RecordingProxy:
         self._router = Router()  # classifies requests as the registry does (kinds, names)
         self._redirects: Dict[str, Tuple[str, Optional[str], Optional[str]]] = {}  # id -> (url, repo, digest)
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._active = 0  # answers being relayed right now
 
     def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with self._idle:
+            self._active += 1
+        try:
+            body = self._answer(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return self._tracked(body)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no answer is being relayed (its bytes kept): True when none is."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    def _tracked(self, body: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()  # type: ignore[attr-defined]  # runs _stream's cleanup: sink kept or dropped
+            self._done()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def _answer(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "/")
         try:
