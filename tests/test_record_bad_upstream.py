@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
 import requests
@@ -53,7 +52,8 @@ def test_a_tls_failure_names_the_remedy(tmp_path):
         with Recorder(server.url, tmp_path / "trusted.yaml", ca_file=str(tls.ca_file)) as trusted:
             assert requests.get(f"{trusted.url}/v2/").status_code == 200
     assert answer.status_code == 502 and "--ca-file" in answer.json()["errors"][0]["detail"]
-    assert "TLS with https://127.0.0.1" in yaml.safe_load((tmp_path / "rec.yaml").read_text())["recorded"]["problems"][0]
+    problems = yaml.safe_load((tmp_path / "rec.yaml").read_text())["recorded"]["problems"]
+    assert "TLS with https://127.0.0.1" in problems[0]
 
 
 class _WebPage(http.server.BaseHTTPRequestHandler):

@@ -93,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
     recording = recorder.recording
     say(f"wrote {written}: {count(len(recording.exchanges), 'exchange')}, "
         f"{count(len(recording.manifests), 'manifest')}, {count(len(recording.blob_files), 'blob')}"
-        + (f"; {count(len(recording.problems), 'problem')} noted under recorded.problems" if recording.problems else ""))
+        + (f"; {count(len(recording.problems), 'problem')} under recorded.problems" if recording.problems else ""))
     return OK

@@ -16,34 +16,39 @@ Everything else, status, headers and body bytes (never decompressed), goes throu
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
-from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from .. import digest as digests
-from ..errors import RegistryError
-from ..routes import Match, Router
+from ..routes import Router
 from .backfill import Backfill
 from .recording import BlobSink, Recording
 from .upstream import Upstream, UpstreamError
+from .wire import (
+    MAX_SMALL_BODY,
+    REALM,
+    UPLOAD_ID,
+    StartResponse,
+    classify,
+    error_code,
+    is_html_error,
+    key_headers,
+    oci_error,
+    parse_json,
+    relay,
+    request_body,
+    request_headers,
+    scope_of,
+    small_body,
+    status_line,
+)
 
 TOKEN_PREFIX = "/_record/token/"
 STORAGE_PREFIX = "/_record/storage/"
-MAX_SMALL_BODY = 4 * 1024 * 1024  # manifests, tag and referrer lists: what a registry accepts as a manifest
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-               "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
-KEY_HEADERS = ("docker-content-digest", "content-type", "oci-chunk-min-length", "location", "link",
-               "www-authenticate", "retry-after", "ratelimit-limit", "ratelimit-remaining", "oci-filters-applied",
-               "warning")
 _SAFE_ARGS = ("mount", "from", "digest", "n", "last", "service", "scope", "artifactType")
-_REALM = re.compile(r'realm="([^"]*)"')
 _LINK_URL = re.compile(r"<([^>]*)>")
-_UPLOAD_ID = re.compile(r"(/blobs/uploads/)[^/?]+")
-
-StartResponse = Callable[..., Any]
 
 
 class RecordingProxy:
@@ -95,44 +100,45 @@ class RecordingProxy:
             if path.startswith(STORAGE_PREFIX):
                 return self._storage(environ, start_response)
             if not (path == "/v2" or path.startswith("/v2/")):
-                return _error(start_response, 404, "UNSUPPORTED", "not found",
+                return oci_error(start_response, 404, "UNSUPPORTED", "not found",
                               f"the recording proxy forwards /v2/ only, not {path}")
             return self._forward(environ, start_response, method, path)
         except UpstreamError as exc:
             self.recording.problem(str(exc))
             self.say(f"upstream error on {method} {path}: {exc}")
-            return _error(start_response, 502, "UNAVAILABLE", "upstream registry unavailable", str(exc))
+            return oci_error(start_response, 502, "UNAVAILABLE", "upstream registry unavailable", str(exc))
 
     # -- the distribution API ----------------------------------------------------------------
-    def _forward(self, environ: Dict[str, Any], start_response: StartResponse, method: str, path: str) -> Iterable[bytes]:
-        match = _classify(self._router, method, path)
+    def _forward(self, environ: Dict[str, Any], start_response: StartResponse, method: str,
+                 path: str) -> Iterable[bytes]:
+        match = classify(self._router, method, path)
         kind = match.kind if match else None
         params = match.params if match else {}
         query = environ.get("QUERY_STRING", "")
         args = {k: v for k, v in parse_qsl(query, keep_blank_values=True) if k in _SAFE_ARGS}
         repository = params.get("name")
-        headers = _request_headers(environ)
+        headers = request_headers(environ)
         self._note_user(headers)
-        body = _request_body(environ, keep=kind == "manifest-put")
+        body = request_body(environ, keep=kind == "manifest-put")
         target = self.upstream.url + environ.get("REQUEST_URI", path + ("?" + query if query else ""))
         response = self.upstream.send(method, target, headers + [("Accept-Encoding", "identity")], body,
-                                      scope=_scope(kind, method, repository, args))
+                                      scope=scope_of(kind, method, repository, args))
         out = self._relay_headers(response, environ)
-        small = _small_body(response, method)
-        code, message = _error_code(response.status_code, small)
-        if (kind == "base" and response.status_code not in (200, 401)) or _is_html_error(response):
+        small = small_body(response, method)
+        code, message = error_code(response.status_code, small)
+        if (kind == "base" and response.status_code not in (200, 401)) or is_html_error(response):
             response.close()
             reason = (f"{self.upstream.url} does not answer like a registry: {method} {path} gave "
                       f"{response.status_code} {response.headers.get('Content-Type', 'without a content type')}")
             self.recording.problem(reason)
             self.say(reason)
-            return _error(start_response, 502, "UNAVAILABLE", "upstream is not a registry", reason)
+            return oci_error(start_response, 502, "UNAVAILABLE", "upstream is not a registry", reason)
         exchange = self.recording.add_exchange(
-            method=method, path=_UPLOAD_ID.sub(r"\1<session>", path), kind=kind, status=response.status_code,
-            repository=repository, args=args, code=code, message=message, headers=_key_headers(out))
+            method=method, path=UPLOAD_ID.sub(r"\1<session>", path), kind=kind, status=response.status_code,
+            repository=repository, args=args, code=code, message=message, headers=key_headers(out))
         authorization = next((v for k, v in headers if k.lower() == "authorization"), None)
         sink, collect = self._content(exchange, params, response, authorization, body)
-        start_response(_status_line(response.status_code), out)
+        start_response(status_line(response.status_code), out)
         if small is not None:
             if collect is not None:
                 collect(small)
@@ -140,7 +146,7 @@ class RecordingProxy:
                 sink.write(small)
                 sink.finish()
             return [small]
-        return _stream(response, sink, self.recording, collect)
+        return relay(response, sink, self.recording, collect)
 
     def _content(self, exchange: Any, params: Dict[str, str], response: Any, authorization: Optional[str],
                  body: Any) -> Tuple[Optional[BlobSink], Optional[Callable[[bytes], None]]]:
@@ -150,7 +156,7 @@ class RecordingProxy:
         dcd = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         if kind == "manifest-get" and status == 200:
-            return None, lambda data: self.recording.manifest(repository, reference, data, media_type)
+            return None, lambda data: self.recording.manifest(repository, reference, data, media_type, dcd)
         if kind == "manifest-head" and status == 200 and dcd:
             if not digests.looks_like_digest(reference):
                 self.recording.tag(repository, reference, dcd)
@@ -185,13 +191,13 @@ class RecordingProxy:
         self.recording.pushed(repository, digest)
 
     def _listed_referrers(self, repository: str, data: bytes, authorization: Optional[str]) -> None:
-        for descriptor in _json(data).get("manifests") or []:
+        for descriptor in parse_json(data).get("manifests") or []:
             digest = descriptor.get("digest") if isinstance(descriptor, dict) else None
             if isinstance(digest, str) and self.recording.read(repository, digest) and self.backfill:
                 self.backfill.manifest(repository, digest, authorization)
 
     def _listed_tags(self, repository: str, data: bytes, authorization: Optional[str]) -> None:
-        tags = [t for t in _json(data).get("tags") or [] if isinstance(t, str)]
+        tags = [t for t in parse_json(data).get("tags") or [] if isinstance(t, str)]
         self.recording.listed_tags.setdefault(repository, set()).update(tags)
         for tag in tags[:100]:  # a repository with thousands of tags is not fetched whole
             if (repository, tag) not in self.recording.pushed_tags and self.backfill:
@@ -222,7 +228,7 @@ class RecordingProxy:
             elif lowered == "link":
                 value = _LINK_URL.sub(lambda m: f"<{self._local_url(m.group(1), response.url, local)}>", value)
             elif lowered == "www-authenticate" and value[:7].lower() == "bearer ":
-                value = _REALM.sub(lambda m: f'realm="{local}{TOKEN_PREFIX}{self._realm_id(m.group(1))}"', value)
+                value = REALM.sub(lambda m: f'realm="{local}{TOKEN_PREFIX}{self._realm_id(m.group(1))}"', value)
             out.append((key, value))
         return out
 
@@ -252,19 +258,23 @@ class RecordingProxy:
         realm_id = environ["PATH_INFO"][len(TOKEN_PREFIX):]
         realm = next((r for r, i in self.recording.realms.items() if i == realm_id), None)
         if realm is None:
-            return _error(start_response, 404, "UNSUPPORTED", "not found", "no such token realm was handed out")
+            return oci_error(start_response, 404, "UNSUPPORTED", "not found", "no such token realm was handed out")
         query = environ.get("QUERY_STRING", "")
-        headers = _request_headers(environ)
-        body = _request_body(environ, keep=True)
+        headers = request_headers(environ)
+        length = environ.get("CONTENT_LENGTH") or ""
+        body = environ["wsgi.input"].read(min(int(length), MAX_SMALL_BODY)) if length.isdigit() else b""
         self._note_user(headers)
-        form = dict(parse_qsl(bytes(body.kept).decode("latin-1"))) if body is not None and body.kept else {}
+        form = dict(parse_qsl(body.decode("latin-1")))  # an OAuth2 form: only the user name is kept
         if form.get("username"):
             self.recording.users.add(form["username"])
         scopes = [v for k, v in parse_qsl(query) if k == "scope"] + form.get("scope", "").split()
         response = self.upstream.token_request(environ["REQUEST_METHOD"], realm + ("?" + query if query else ""),
-                                               headers, body)
-        small = _small_body(response, environ["REQUEST_METHOD"]) or b""
-        code, _ = _error_code(response.status_code, small)
+                                               headers, body or None)
+        try:  # a token answer is small, and may come without a Content-Length
+            small = response.raw.read(MAX_SMALL_BODY, decode_content=False)
+        finally:
+            response.close()
+        code, _ = error_code(response.status_code, small)
         args = {"scope": " ".join(scopes)} if scopes else {}
         exchange = self.recording.add_exchange(method=environ["REQUEST_METHOD"], path="<token>", kind="token",
                                                status=response.status_code, args=args, code=code)
@@ -272,19 +282,20 @@ class RecordingProxy:
             or "refresh_token" in form
         if response.status_code == 200 and not credentialed:
             self.recording.anonymous_tokens.append(exchange.label)
-        start_response(_status_line(response.status_code), self._relay_headers(response, environ))
+        out = [(k, v) for k, v in self._relay_headers(response, environ) if k.lower() != "content-length"]
+        start_response(status_line(response.status_code), out + [("Content-Length", str(len(small)))])
         return [small]
 
     def _storage(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         with self._lock:
             found = self._redirects.get(environ["PATH_INFO"][len(STORAGE_PREFIX):])
         if found is None:
-            return _error(start_response, 404, "BLOB_UNKNOWN", "blob unknown to registry",
+            return oci_error(start_response, 404, "BLOB_UNKNOWN", "blob unknown to registry",
                           "no such redirect was handed out")
         url, repository, digest = found
         method = environ["REQUEST_METHOD"]
         response = self.upstream.send(method, url, [("Accept-Encoding", "identity")] + [
-            (k, v) for k, v in _request_headers(environ) if k.lower() in ("range", "accept")])
+            (k, v) for k, v in request_headers(environ) if k.lower() in ("range", "accept")])
         self.recording.add_exchange(method=method, path=f"<storage>/{repository}/blobs/{digest}",
                                     kind=f"storage-blob-{method.lower()}", status=response.status_code,
                                     repository=repository)
@@ -292,173 +303,5 @@ class RecordingProxy:
         if method == "GET" and response.status_code == 200 and repository and digest \
                 and self.recording.read(repository, digest) and not self.recording.has_content(digest):
             sink = BlobSink(self.recording, repository, digest)
-        start_response(_status_line(response.status_code), self._relay_headers(response, environ))
-        return _stream(response, sink, self.recording)
-
-
-class _Input:
-    """The client's request body, handed to requests as a file of known length (so the upstream
-    gets the same Content-Length), read as requests sends it: never held whole in memory. A
-    small body can be kept (`keep`) for the digest of a pushed manifest or a token form."""
-
-    def __init__(self, stream: Any, length: Optional[int], keep: bool) -> None:
-        self._stream, self._length = stream, length
-        self.kept: Optional[bytearray] = bytearray() if keep else None
-
-    def __len__(self) -> int:
-        return self._length or 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size if size and size > 0 else 1 << 16)
-        if self.kept is not None:
-            if len(self.kept) + len(data) <= MAX_SMALL_BODY:
-                self.kept += data
-            else:
-                self.kept = None
-        return data
-
-    def __iter__(self) -> Iterator[bytes]:  # a chunked request body (no Content-Length) is sent chunked
-        return iter(lambda: self.read(1 << 16), b"")
-
-
-def _request_body(environ: Dict[str, Any], keep: bool) -> Optional[_Input]:
-    length = environ.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > 0:
-        return _Input(environ["wsgi.input"], int(length), keep)
-    if environ.get("wsgi.input_terminated"):
-        return _Input(environ["wsgi.input"], None, keep)
-    return None
-
-
-def _request_headers(environ: Dict[str, Any]) -> List[Tuple[str, str]]:
-    headers = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").title()
-            if name.lower() not in _HOP_BY_HOP:
-                headers.append((name, value))
-    if environ.get("CONTENT_TYPE"):
-        headers.append(("Content-Type", environ["CONTENT_TYPE"]))
-    return headers
-
-
-def _classify(router: Router, method: str, path: str) -> Optional[Match]:
-    try:
-        return router.match(method, path)
-    except RegistryError:
-        return None  # an extension route, or a path the upstream will judge
-
-
-def _scope(kind: Optional[str], method: str, repository: Optional[str], args: Dict[str, str]) -> str:
-    if kind == "catalog":
-        return "registry:catalog:*"
-    if not repository:
-        return ""
-    action = "pull" if method in ("GET", "HEAD") else "delete" if method == "DELETE" else "pull,push"
-    scope = f"repository:{repository}:{action}"
-    if args.get("from"):
-        scope += f" repository:{args['from']}:pull"
-    return scope
-
-
-def _small_body(response: Any, method: str) -> Optional[bytes]:
-    """The whole body when it is small and not a blob (errors, manifests, JSON lists), else None."""
-    if method == "HEAD" or response.status_code in (204, 304):
-        return b""
-    length = response.headers.get("Content-Length", "")
-    media_type = response.headers.get("Content-Type", "")
-    if not length.isdigit() or int(length) > MAX_SMALL_BODY or "octet-stream" in media_type:
-        return None
-    if response.status_code < 300 and "json" not in media_type and "manifest" not in media_type:
-        return None
-    try:
-        return response.raw.read(int(length) + 1, decode_content=False)
-    finally:
-        response.close()
-
-
-def _stream(response: Any, sink: Optional[BlobSink], recording: Recording,
-            collect: Optional[Callable[[bytes], None]] = None) -> Iterator[bytes]:
-    """Relay the body piece by piece; blob bytes go to `sink`, a small body (sent without a
-    Content-Length) to `collect` once whole."""
-    import urllib3
-
-    whole = False
-    kept: Optional[bytearray] = bytearray() if collect is not None else None
-    try:
-        for chunk in response.raw.stream(1 << 16, decode_content=False):
-            if sink is not None:
-                sink.write(chunk)
-            if kept is not None:
-                kept += chunk
-                if len(kept) > MAX_SMALL_BODY:
-                    kept = None
-            yield chunk
-        whole = True
-        if collect is not None and kept is not None:
-            collect(bytes(kept))
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        recording.problem(f"the upstream broke off a response: {type(exc).__name__}")
-        # Drop the client's connection too: it must see the same broken answer, not a short one.
-        raise ConnectionError("upstream connection broke off") from None
-    finally:
-        response.close()
-        if sink is not None:
-            sink.finish() if whole else sink.abort()
-
-
-def _error_code(status: int, body: Optional[bytes]) -> Tuple[Optional[str], Optional[str]]:
-    if status < 400 or not body:
-        return None, None
-    errors = _json(body).get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("code") or "") or None, str(errors[0].get("message") or "") or None
-    oauth = _json(body).get("error")  # a token endpoint's RFC 6749 error
-    return (str(oauth), None) if isinstance(oauth, str) else (None, None)
-
-
-def _json(data: bytes) -> Dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _is_html_error(response: Any) -> bool:
-    return response.status_code >= 400 and "text/html" in response.headers.get("Content-Type", "")
-
-
-def _key_headers(headers: List[Tuple[str, str]]) -> Dict[str, str]:
-    found: Dict[str, str] = {}
-    for key, value in headers:
-        lowered = key.lower()
-        if lowered in KEY_HEADERS:
-            if lowered == "www-authenticate":
-                value = _REALM.sub('realm="<realm>"', value)
-            elif lowered in ("location", "link"):
-                value = _without_secrets(value)
-            found[lowered] = f"{found[lowered]}, {value}" if lowered in found else value
-    return found
-
-
-def _without_secrets(value: str) -> str:
-    """A URL as the recording shows it: upload ids and query strings (signatures, state) elided."""
-    value = _UPLOAD_ID.sub(r"\1<session>", value)
-    return re.sub(r"\?[^>\s]*", lambda m: "?" + "&".join(
-        f"{k}={v}" if k in ("n", "last", "digest") else f"{k}=<elided>" for k, v in parse_qsl(m.group(0)[1:])
-    ), value)
-
-
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
-
-
-def _error(start_response: StartResponse, status: int, code: str, message: str, detail: str) -> List[bytes]:
-    body = json.dumps({"errors": [{"code": code, "message": message, "detail": detail}]}).encode()
-    start_response(_status_line(status), [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
+        start_response(status_line(response.status_code), self._relay_headers(response, environ))
+        return relay(response, sink, self.recording)

@@ -141,11 +141,23 @@ class Recording:
         """The upstream showed it holds this; True when it existed before the client's pushes."""
         return self._first(repository, digest, UPSTREAM) == UPSTREAM
 
-    def manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> Optional[str]:
-        """A manifest the upstream sent; returns its digest."""
-        digest = reference if digests.looks_like_digest(reference) else digests.of(body)
-        if digests.looks_like_digest(reference) and digests.of(body, reference.split(":", 1)[0]) != reference:
-            return None  # a damaged answer is not content
+    def manifest(self, repository: str, reference: str, body: bytes, media_type: str,
+                 named: Optional[str] = None) -> Optional[str]:
+        """A manifest the upstream sent (`named`: its Docker-Content-Digest); returns its digest."""
+        if digests.looks_like_digest(reference):
+            digest = reference
+        elif named and digests.looks_like_digest(named):
+            digest = named
+        else:
+            digest = digests.of(body)
+        try:
+            if digests.of(body, digest.split(":", 1)[0]) != digest:
+                if digest != reference:  # a wrong Docker-Content-Digest: the body names itself
+                    digest = digests.of(body)
+                else:
+                    return None  # a damaged answer is not content
+        except ValueError:
+            return None
         if self.read(repository, digest):
             with self._lock:
                 self.manifests.setdefault(digest, StoredManifest(bytes(body), media_type))
