@@ -39,23 +39,26 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="FILE",
                         help="the scenario file to write; blobs go to FILE's name + .layout/ beside it "
                              "(e.g. --out recorded.yaml)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=5000, help="port to listen on; 0 picks a free one (default 5000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; e.g. --host ::1)")
+    parser.add_argument("--port", type=_port, default=5000, help="port to listen on; 0 picks a free one (default 5000; e.g. --port 0)")
     parser.add_argument("--ca-file", metavar="FILE",
-                        help="trust the upstream's certificate from this CA bundle (PEM) instead of the system's")
+                        help="trust the upstream's certificate from this CA bundle (PEM) instead of the system's "
+                             "(e.g. --ca-file ca.pem)")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--user", metavar="NAME:PASSWORD",
                      help="log in to the upstream as this user for clients that send no credentials (Basic, or "
-                          "Bearer through the upstream's token flow)")
-    who.add_argument("--token", metavar="TOKEN", help="send this Bearer token for clients that send no credentials")
+                          "Bearer through the upstream's token flow; e.g. --user ci:secret)")
+    who.add_argument("--token", metavar="TOKEN",
+                     help="send this Bearer token for clients that send no credentials (e.g. --token \"$PAT\")")
     parser.add_argument("--replay-password", default="replay", metavar="PASSWORD",
                         help="the password the recorded users get in the scenario; theirs is never written "
-                             "(default: replay)")
+                             "(default: replay; e.g. --replay-password pw)")
     parser.add_argument("--no-backfill", action="store_true",
                         help="do not fetch content the upstream showed it holds (a HEAD answered 200, a listed tag) "
                              "but the client never downloaded")
     parser.add_argument("--ready-file", type=Path, metavar="PATH",
-                        help="also write the URL to PATH once recording, and remove it when stopped")
+                        help="also write the URL to PATH once recording, and remove it when stopped "
+                             "(e.g. --ready-file /tmp/record.url)")
     parser.set_defaults(run=run)
 
 

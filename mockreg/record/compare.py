@@ -54,7 +54,7 @@ def view(entry: Dict[str, Any]) -> Dict[str, Any]:
     if "location" in headers:
         shown["location"] = "present"
     args = entry.get("args") or {}
-    query = "&".join(f"{k}={args[k]}" for k in ("digest", "mount", "from") if args.get(k))
+    query = "&".join(f"{k}={args[k]}" for k in ("digest", "mount", "from", "scope") if args.get(k))
     path = _UPLOAD_ID.sub(r"\1<session>", path) + (f"?{query}" if query else "")
     return {"method": entry["method"], "path": path, "status": entry["status"],
             "code": entry.get("code"), "headers": shown}
@@ -65,7 +65,8 @@ def differences(recorded: List[Dict[str, Any]], replayed: List[Dict[str, Any]]) 
 
     Requests are paired by method and path, in order: the n-th `HEAD /v2/a/blobs/X` recorded
     with the n-th replayed. Clients fetch layers in parallel, so the interleaving of different
-    paths may change between runs; the answers to each request may not."""
+    paths may change between runs; the answers to each request may not. Token requests
+    are compared as the set of scopes asked for and answers given."""
     found = []
     want = _by_request(recorded)
     got = _by_request(replayed)
@@ -80,9 +81,13 @@ def differences(recorded: List[Dict[str, Any]], replayed: List[Dict[str, Any]]) 
 
 
 def _by_request(views: List[Dict[str, Any]]) -> Dict[Any, List[Dict[str, Any]]]:
+    """Views grouped by method and path. Token requests count once per scope and answer: how
+    often a client asks for the same token depends on how its parallel requests interleave."""
     grouped: Dict[Any, List[Dict[str, Any]]] = {}
     for item in views:
-        grouped.setdefault((item["method"], item["path"]), []).append(item)
+        group = grouped.setdefault((item["method"], item["path"]), [])
+        if not (item["path"].startswith("<token>") and item in group):
+            group.append(item)
     return grouped
 
 
