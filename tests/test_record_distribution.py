@@ -17,7 +17,8 @@ import pytest
 import requests
 import yaml
 
-from cli_helpers import required_tool
+from cli_helpers import ServeProcess, required_tool
+from mockreg.record import differences, recorded_exchanges
 from record_support import record, replay, skopeo, written_text
 
 USER, PASSWORD = "ci", "Dist-Secret-Pw-42"
@@ -92,6 +93,21 @@ def test_skopeo_copy_from_docker_registry_replays_with_the_same_digests(seeded, 
     assert recorded == replayed and all(recorded.values())
     # distribution 2.8 has no referrers API and deletes are off by default: nothing asked, nothing set
     assert set(document.get("settings", {})) <= {"sparse_manifests"}
+
+
+def test_the_recording_replays_under_mockreg_serve_with_the_same_digests(seeded, tmp_path):
+    out = record(seeded, tmp_path / "rec.yaml", skopeo_copy)
+    served = ServeProcess("--scenario", str(out), "--quiet")
+    try:
+        record(served.url, tmp_path / "served.yaml", skopeo_copy, backfill=False)
+    finally:
+        served.process.terminate()
+        served.process.wait(timeout=10)
+    assert differences(recorded_exchanges(out), recorded_exchanges(tmp_path / "served.yaml")) == []
+    digests = [(e["path"], e["headers"].get("docker-content-digest"))
+               for e in yaml.safe_load((tmp_path / "served.yaml").read_text())["recorded"]["exchanges"]
+               if e["kind"] in ("manifest-get", "manifest-put", "blob-upload-put")]
+    assert digests and all(digest for _, digest in digests)
 
 
 def oras_push_pull(creds: Optional[str] = None, **options):
