@@ -139,9 +139,10 @@ def test_oras_push_pull_against_docker_registry_replays_and_referrers_404_is_rec
 
 @pytest.fixture
 def basic_tls_distribution(tmp_path) -> Iterator[tuple]:
-    """docker-registry with htpasswd Basic auth, served over https with a certificate from a
-    throwaway trustme CA (Basic credentials travel in every request). Its htpasswd entries are
-    bcrypt hashes, made with the C library's crypt (libxcrypt knows bcrypt)."""
+    """docker-registry with htpasswd Basic auth. 2.8.2 accepts htpasswd over plain http too
+    (tried: it starts and answers 200 to good credentials); it is served over https here, with a
+    certificate from a throwaway trustme CA, to record an https upstream through --ca-file. Its
+    htpasswd entries are bcrypt hashes, made with the C library's crypt (libxcrypt knows bcrypt)."""
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")

@@ -226,6 +226,22 @@ def test_recorder_credentials_answer_the_upstream_and_the_client_sees_no_challen
     assert replay(out, client, tmp_path / "again.yaml") == []
 
 
+def test_a_given_token_is_sent_for_the_client_and_never_written(bearer_upstream, tmp_path):
+    token = bearer_upstream.registry.auth.issue_token(USER, ["repository:demo/app:pull"])
+
+    def client(host_port: str) -> None:
+        assert requests.get(f"http://{host_port}/v2/demo/app/tags/list").json()["tags"]
+
+    out = record(bearer_upstream.url, tmp_path / "rec.yaml", client, token=token)
+    assert token.encode() not in written_text(out)
+    assert [e["status"] for e in yaml.safe_load(out.read_text())["recorded"]["exchanges"]] == [200]
+
+
+def test_credentials_in_the_upstream_url_are_refused_before_they_could_be_written(tmp_path):
+    with pytest.raises(ValueError, match="not in the URL"):
+        record(f"http://{USER}:{PASSWORD}@127.0.0.1:1", tmp_path / "rec.yaml", lambda host_port: None)
+
+
 def test_the_recorded_scenario_holds_the_content_the_client_met(upstream, tmp_path):
     out = record(upstream.url, tmp_path / "rec.yaml", mount_and_referrers)
     registry = Registry()

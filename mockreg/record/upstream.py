@@ -31,6 +31,9 @@ class Upstream:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"expected an upstream registry URL such as https://registry.example, got {url!r}")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("give the upstream's credentials with --user NAME:PASSWORD, not in the URL "
+                             "(the URL is written into the recording)")
         if credentials is not None and token is not None:
             raise ValueError("give credentials or a token, not both")
         import requests

@@ -184,7 +184,8 @@ def _recorded(recording: Recording, behaviour: Behaviour, realm_note: str) -> Di
     challenge = next((ex for ex in recording.exchanges if ex.status == 401 and "www-authenticate" in ex.headers), None)
     if challenge is not None:
         section["auth"] = {"challenge": challenge.headers["www-authenticate"],
-                           "realms": sorted(recording.realms), "realm_choice": realm_note,
+                           "realms": sorted({realm.split("?", 1)[0] for realm in recording.realms}),
+                           "realm_choice": realm_note,
                            "scopes": sorted({ex.args["scope"] for ex in recording.exchanges
                                              if ex.kind == "token" and ex.args.get("scope")}),
                            "from": challenge.label}
