@@ -37,6 +37,7 @@ from .wire import (
     key_headers,
     oci_error,
     parse_json,
+    read_whole,
     relay,
     request_body,
     request_headers,
@@ -83,7 +84,7 @@ class RecordingProxy:
             yield from body
         finally:
             if hasattr(body, "close"):
-                body.close()  # type: ignore[attr-defined]  # runs _stream's cleanup: sink kept or dropped
+                body.close()  # type: ignore[attr-defined]  # runs relay's cleanup: sink kept or dropped
             self._done()
 
     def _done(self) -> None:
@@ -101,7 +102,7 @@ class RecordingProxy:
                 return self._storage(environ, start_response)
             if not (path == "/v2" or path.startswith("/v2/")):
                 return oci_error(start_response, 404, "UNSUPPORTED", "not found",
-                              f"the recording proxy forwards /v2/ only, not {path}")
+                                 f"the recording proxy forwards /v2/ only, not {path}")
             return self._forward(environ, start_response, method, path)
         except UpstreamError as exc:
             self.recording.problem(str(exc))
@@ -270,10 +271,7 @@ class RecordingProxy:
         scopes = [v for k, v in parse_qsl(query) if k == "scope"] + form.get("scope", "").split()
         response = self.upstream.token_request(environ["REQUEST_METHOD"], realm + ("?" + query if query else ""),
                                                headers, body or None)
-        try:  # a token answer is small, and may come without a Content-Length
-            small = response.raw.read(MAX_SMALL_BODY, decode_content=False)
-        finally:
-            response.close()
+        small = read_whole(response, MAX_SMALL_BODY)  # a token answer is small, maybe without a Content-Length
         code, _ = error_code(response.status_code, small)
         args = {"scope": " ".join(scopes)} if scopes else {}
         exchange = self.recording.add_exchange(method=environ["REQUEST_METHOD"], path="<token>", kind="token",
@@ -291,7 +289,7 @@ class RecordingProxy:
             found = self._redirects.get(environ["PATH_INFO"][len(STORAGE_PREFIX):])
         if found is None:
             return oci_error(start_response, 404, "BLOB_UNKNOWN", "blob unknown to registry",
-                          "no such redirect was handed out")
+                             "no such redirect was handed out")
         url, repository, digest = found
         method = environ["REQUEST_METHOD"]
         response = self.upstream.send(method, url, [("Accept-Encoding", "identity")] + [

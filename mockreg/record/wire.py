@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from ..errors import RegistryError
 from ..routes import Match, Router
 from .recording import BlobSink, Recording
+from .upstream import UpstreamError
 
 StartResponse = Callable[..., Any]
 MAX_SMALL_BODY = 4 * 1024 * 1024  # manifests, tag and referrer lists: what a registry accepts as a manifest
@@ -102,8 +103,17 @@ def small_body(response: Any, method: str) -> Optional[bytes]:
         return None
     if response.status_code < 300 and "json" not in media_type and "manifest" not in media_type:
         return None
+    return read_whole(response, int(length) + 1)
+
+
+def read_whole(response: Any, limit: int) -> bytes:
+    """Up to `limit` bytes of the body, read at once; a broken answer is an UpstreamError."""
+    import urllib3
+
     try:
-        return response.raw.read(int(length) + 1, decode_content=False)
+        return response.raw.read(limit, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise UpstreamError(f"the upstream broke off its answer ({type(exc).__name__})") from None
     finally:
         response.close()
 
