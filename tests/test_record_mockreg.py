@@ -250,3 +250,49 @@ def test_the_recorded_scenario_holds_the_content_the_client_met(upstream, tmp_pa
     assert registry.manifest("demo/app", "1.0").digest == original.digest
     layer = json.loads(original.body)["layers"][0]["digest"]
     assert registry.has_blob("demo/app", layer)  # only HEADed by the client: fetched by the backfill
+
+
+def catalog_client(password: str):
+    def client(host_port: str) -> None:
+        session = requests.Session()
+        challenge = session.get(f"http://{host_port}/v2/_catalog")
+        realm = challenge.headers["WWW-Authenticate"].split('realm="', 1)[1].split('"', 1)[0]
+        token = session.get(realm, params={"service": "upstream-svc", "scope": "registry:catalog:*"},
+                            auth=(USER, password)).json()["token"]
+        session.get(f"http://{host_port}/v2/_catalog", headers={"Authorization": f"Bearer {token}"})
+    return client
+
+
+def test_catalog_refused_under_auth_replays_refused(bearer_upstream, tmp_path):
+    out = record(bearer_upstream.url, tmp_path / "rec.yaml", catalog_client(PASSWORD))
+    document = yaml.safe_load(out.read_text())
+    catalog = [(e["status"], e.get("code")) for e in document["recorded"]["exchanges"] if e["kind"] == "catalog"]
+    assert catalog[0] == (401, "UNAUTHORIZED") and catalog[1][0] in (401, 403)
+    assert document["auth"]["users"][0]["catalog"] is False
+    assert replay(out, catalog_client("replay"), tmp_path / "again.yaml") == []
+
+
+def test_absolute_link_urls_are_pointed_back_at_the_proxy(upstream, tmp_path):
+    inner = upstream.app
+
+    def absolute_links(environ, start_response):
+        def start(status, headers, exc_info=None):
+            headers = [(k, v.replace("</v2/", f"<{upstream.url}/v2/") if k == "Link" else v) for k, v in headers]
+            return start_response(status, headers, exc_info)
+        return inner(environ, start)
+
+    upstream.app = absolute_links
+    pages = []
+
+    def client(host_port: str) -> None:
+        url = f"http://{host_port}/v2/demo/app/tags/list?n=1"
+        while url:
+            answer = requests.get(url)
+            pages.append(answer.json()["tags"])
+            url = answer.links.get("next", {}).get("url")
+            assert url is None or url.startswith(f"http://{host_port}/v2/")
+
+    out = record(upstream.url, tmp_path / "rec.yaml", client)
+    assert len(pages) == len(upstream.registry.tags("demo/app")) > 1
+    notes = yaml.safe_load(out.read_text())["recorded"]["notes"]
+    assert any("absolute URL" in note["behaviour"] for note in notes)
