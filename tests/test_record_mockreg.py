@@ -296,3 +296,23 @@ def test_absolute_link_urls_are_pointed_back_at_the_proxy(upstream, tmp_path):
     assert len(pages) == len(upstream.registry.tags("demo/app")) > 1
     notes = yaml.safe_load(out.read_text())["recorded"]["notes"]
     assert any("absolute URL" in note["behaviour"] for note in notes)
+
+
+def test_a_replay_can_be_compared_with_the_request_journal(upstream, tmp_path):
+    from mockreg.journal import attach
+    from mockreg.record import differences, recorded_exchanges, replayed_exchanges
+
+    upstream.registry.configure(referrers=False, blob_mount=False)
+    out = record(upstream.url, tmp_path / "rec.yaml", mount_and_referrers)
+    replayed = Registry()
+    Scenario.load(out).apply(replayed)
+    journal = attach(replayed)
+    with LiveServer(replayed) as server:
+        mount_and_referrers(server.host_port)
+    assert differences(recorded_exchanges(out), replayed_exchanges(journal)) == []
+    replayed.configure(referrers=True)  # a replay that answers differently is caught
+    journal.clear()
+    with LiveServer(replayed) as server:
+        mount_and_referrers(server.host_port)
+    found = differences(recorded_exchanges(out), replayed_exchanges(journal))
+    assert len(found) == 1 and found[0].startswith("GET /v2/demo/app/referrers/sha256:")

@@ -33,7 +33,11 @@ def replayed_exchanges(entries: Iterable[Any]) -> List[Dict[str, Any]]:
         if (entry.kind or "").startswith("control"):
             continue
         headers = {k.lower(): v for k, v in entry.response_headers}
-        views.append(view({"method": entry.method, "path": entry.path, "kind": entry.kind,
+        args = {name: entry.arg(name) for name in ("digest", "mount", "from") if entry.arg(name)}
+        scopes = entry.args.get("scope") or []
+        if scopes:
+            args["scope"] = " ".join(scopes)
+        views.append(view({"method": entry.method, "path": entry.path, "kind": entry.kind, "args": args,
                            "status": entry.status, "headers": headers}))
     return views
 
