@@ -204,7 +204,7 @@ def test_skopeo_copy_and_oras_pull_under_bearer_auth_replay_the_same_token_flow(
     document = yaml.safe_load(out.read_text())
     assert document["auth"] == {"scheme": "bearer", "service": "upstream-svc",
                                 "users": [{"name": USER, "password": "replay", "access": {"*": "*"},
-                                           "catalog": False}]}
+                                           "catalog": False}], "token_ttl": 300}
     assert document["recorded"]["auth"]["challenge"].startswith('Bearer realm="<realm>",service="upstream-svc"')
     assert tokens
     written = written_text(out)

@@ -201,10 +201,17 @@ def _auth(found: Behaviour, exchanges: List[Exchange], recording: Recording, rep
     catalog = any(ex.kind == "catalog" and ex.status == 200 for ex in exchanges)
     config["users"] = [{"name": name, "password": replay_password, "access": {"*": "*"}, "catalog": catalog}
                        for name in sorted(recording.users)]
+    if scheme == "bearer" and recording.token_ttl is not None:
+        config["token_ttl"] = recording.token_ttl[0]
+        found.note(f"tokens live {recording.token_ttl[0]} s (expires_in)", _by_label(exchanges, recording.token_ttl[1]))
     if recording.anonymous_tokens or any(ex.status < 400 and ex.kind not in ("token", "base", None)
                                          and not recording.users for ex in exchanges):
         config["anonymous"] = {"*": ["pull"]}
     found.auth = (config, challenge.label)
+
+
+def _by_label(exchanges: List[Exchange], label: str) -> Exchange:
+    return next(ex for ex in exchanges if ex.label == label)
 
 
 RULES: List[Callable[[Behaviour, List[Exchange], Recording], None]] = [

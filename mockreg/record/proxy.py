@@ -280,6 +280,9 @@ class RecordingProxy:
             or "refresh_token" in form
         if response.status_code == 200 and not credentialed:
             self.recording.anonymous_tokens.append(exchange.label)
+        lifetime = parse_json(small).get("expires_in") if response.status_code == 200 else None
+        if isinstance(lifetime, int) and lifetime > 0:  # the token's lifetime, not the token
+            self.recording.token_ttl = self.recording.token_ttl or (lifetime, exchange.label)
         out = [(k, v) for k, v in self._relay_headers(response, environ) if k.lower() != "content-length"]
         start_response(status_line(response.status_code), out + [("Content-Length", str(len(small)))])
         return [small]

@@ -111,6 +111,7 @@ class Recording:
         self.anonymous_tokens: List[str] = []  # labels of token requests granted without credentials
         self.problems: List[str] = []
         self.own_challenge: Optional[str] = None  # set when the recorder's own credentials answered one
+        self.token_ttl: Optional[Tuple[int, str]] = None  # expires_in of the first token answer, and its label
         self._lock = threading.Lock()
 
     # -- exchanges ---------------------------------------------------------------------------
