@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import List, Optional, Tuple
+from typing import List, Optional, Set, Tuple
 
 from ..manifests import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 from .recording import BlobSink, Recording
@@ -28,7 +28,7 @@ class Backfill:
     def __init__(self, upstream: Upstream, recording: Recording) -> None:
         self._upstream, self._recording = upstream, recording
         self._queue: "queue.Queue[Optional[Tuple[str, str, str, List[Tuple[str, str]]]]]" = queue.Queue()
-        self._asked: set = set()
+        self._asked: Set[Tuple[str, str, str]] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="mockreg-record-backfill", daemon=True)
         self._thread.start()

@@ -97,7 +97,7 @@ def _by_request(views: List[Dict[str, Any]]) -> Dict[Any, List[Dict[str, Any]]]:
 
 def _same(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
     codes = a["code"] is None or b["code"] is None or a["code"] == b["code"]
-    return codes and a["status"] == b["status"] and a["headers"] == b["headers"]
+    return bool(codes and a["status"] == b["status"] and a["headers"] == b["headers"])
 
 
 def _line(entry: Optional[Dict[str, Any]]) -> str:

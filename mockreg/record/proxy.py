@@ -83,8 +83,9 @@ class RecordingProxy:
         try:
             yield from body
         finally:
-            if hasattr(body, "close"):
-                body.close()  # type: ignore[attr-defined]  # runs relay's cleanup: sink kept or dropped
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()  # runs relay's cleanup: the blob's bytes kept or dropped
             self._done()
 
     def _done(self) -> None:
@@ -157,7 +158,9 @@ class RecordingProxy:
         dcd = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
         if kind == "manifest-get" and status == 200:
-            return None, lambda data: self.recording.manifest(repository, reference, data, media_type, dcd)
+            def keep(data: bytes) -> None:
+                self.recording.manifest(repository, reference, data, media_type, dcd)
+            return None, keep
         if kind == "manifest-head" and status == 200 and dcd:
             if not digests.looks_like_digest(reference):
                 self.recording.tag(repository, reference, dcd)
@@ -199,7 +202,7 @@ class RecordingProxy:
 
     def _listed_tags(self, repository: str, data: bytes, authorization: Optional[str]) -> None:
         tags = [t for t in parse_json(data).get("tags") or [] if isinstance(t, str)]
-        self.recording.listed_tags.setdefault(repository, set()).update(tags)
+        self.recording.listed(repository, tags)
         for tag in tags[:100]:  # a repository with thousands of tags is not fetched whole
             if (repository, tag) not in self.recording.pushed_tags and self.backfill:
                 self.backfill.manifest(repository, tag, authorization)

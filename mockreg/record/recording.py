@@ -171,6 +171,11 @@ class Recording:
             if (repository, tag) not in self.pushed_tags:
                 self.tags.setdefault((repository, tag), digest)
 
+    def listed(self, repository: str, tags: List[str]) -> None:
+        """Tags a tag list named (their manifests may or may not get recorded)."""
+        with self._lock:
+            self.listed_tags.setdefault(repository, set()).update(tags)
+
     def blob_bytes(self, repository: str, digest: str, path: Path) -> None:
         if not self.read(repository, digest):
             path.unlink(missing_ok=True)

@@ -40,7 +40,7 @@ class _Input:
         return self._length or 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size if size and size > 0 else 1 << 16)
+        data: bytes = self._stream.read(size if size and size > 0 else 1 << 16)
         if self.kept is not None:
             if len(self.kept) + len(data) <= MAX_SMALL_BODY:
                 self.kept += data
@@ -111,7 +111,8 @@ def read_whole(response: Any, limit: int) -> bytes:
     import urllib3
 
     try:
-        return response.raw.read(limit, decode_content=False)
+        data: bytes = response.raw.read(limit, decode_content=False)
+        return data
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise UpstreamError(f"the upstream broke off its answer ({type(exc).__name__})") from None
     finally:

@@ -101,8 +101,8 @@ def _manifest_entries(recording: Recording, repository: str, held: Set[str],
                 missing = True
         stored = recording.manifests[digest]
         descriptor = {"mediaType": stored.media_type, "digest": digest, "size": len(stored.body)}
-        for tag in tags_of.get((repository, digest), []) or [None]:
-            entries.append({**descriptor, "annotations": {REF_NAME: tag}} if tag else dict(descriptor))
+        tags = tags_of.get((repository, digest), [])
+        entries += [{**descriptor, "annotations": {REF_NAME: tag}} for tag in tags] or [dict(descriptor)]
     return entries, used, missing
 
 
