@@ -44,7 +44,13 @@ class Recorder:
         self.replay_password = replay_password
         self._backfill = Backfill(self.upstream, self.recording) if backfill else None
         self.proxy = RecordingProxy(self.upstream, self.recording, self._backfill, say)
-        self.server = LiveServer(self.proxy, host, port)
+        try:
+            self.server = LiveServer(self.proxy, host, port)
+        except OSError:  # the port is taken: leave no thread or scratch directory behind
+            if self._backfill is not None:
+                self._backfill.close()
+            shutil.rmtree(self.recording.scratch, ignore_errors=True)
+            raise
         self._stopped = False
 
     @property

@@ -176,7 +176,7 @@ def _dump(mapping: Dict[str, Any]) -> List[str]:
     import yaml
 
     return yaml.safe_dump(mapping, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                          width=120).rstrip("\n").split("\n")
+                          width=4096).rstrip("\n").split("\n")
 
 
 def _recorded(recording: Recording, behaviour: Behaviour, realm_note: str) -> Dict[str, Any]:
