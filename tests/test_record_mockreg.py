@@ -316,3 +316,22 @@ def test_a_replay_can_be_compared_with_the_request_journal(upstream, tmp_path):
         mount_and_referrers(server.host_port)
     found = differences(recorded_exchanges(out), replayed_exchanges(journal))
     assert len(found) == 1 and found[0].startswith("GET /v2/demo/app/referrers/sha256:")
+
+
+def test_a_multi_platform_index_copied_whole_replays_with_every_child(tmp_path):
+    required_tool("skopeo")
+    registry = Registry()
+    Scenario.load(FIXTURES / "multi-arch.yaml").apply(registry)
+
+    def copy_all(host_port: str) -> None:
+        skopeo("copy", "--all", f"docker://{host_port}/demo/multi:1.0", f"docker://{host_port}/demo/copy:1.0")
+
+    with LiveServer(registry) as server:
+        out = record(server.url, tmp_path / "rec.yaml", copy_all)
+    index = registry.manifest("demo/multi", "1.0")
+    replayed = Registry()
+    Scenario.load(out).apply(replayed)
+    assert replayed.manifest("demo/multi", "1.0").digest == index.digest
+    for child in json.loads(index.body)["manifests"]:
+        assert replayed.manifest("demo/multi", child["digest"]).digest == child["digest"]
+    assert replay(out, copy_all, tmp_path / "again.yaml") == []
