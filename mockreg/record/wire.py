@@ -26,11 +26,10 @@ REALM = re.compile(r'realm="([^"]*)"')
 UPLOAD_ID = re.compile(r"(/blobs/uploads/)[^/?]+")
 
 
-
-class _Input:
+class RequestBody:
     """The client's request body, handed to requests as a file of known length (so the upstream
     gets the same Content-Length), read as requests sends it: never held whole in memory. A
-    small body can be kept (`keep`) for the digest of a pushed manifest or a token form."""
+    small body can be kept (`keep`): a pushed manifest, for its digest when the answer lacks one."""
 
     def __init__(self, stream: Any, length: Optional[int], keep: bool) -> None:
         self._stream, self._length = stream, length
@@ -52,12 +51,12 @@ class _Input:
         return iter(lambda: self.read(1 << 16), b"")
 
 
-def request_body(environ: Dict[str, Any], keep: bool) -> Optional[_Input]:
+def request_body(environ: Dict[str, Any], keep: bool) -> Optional[RequestBody]:
     length = environ.get("CONTENT_LENGTH") or ""
     if length.isdigit() and int(length) > 0:
-        return _Input(environ["wsgi.input"], int(length), keep)
+        return RequestBody(environ["wsgi.input"], int(length), keep)
     if environ.get("wsgi.input_terminated"):
-        return _Input(environ["wsgi.input"], None, keep)
+        return RequestBody(environ["wsgi.input"], None, keep)
     return None
 
 
