@@ -97,3 +97,18 @@ def test_an_absolute_link_is_noted():
                                "status": 200, "headers": {"link": '<https://r.example/v2/demo/app/tags/list?n=1&'
                                                                   'last=a>; rel="next"'}}), "replay", False)
     assert "absolute URL" in found.notes[0]["behaviour"]
+
+
+def test_repeated_reads_with_the_same_answer_count_once_but_changed_answers_count():
+    from mockreg.record import differences, view
+
+    def ex(method, path, status):
+        return view({"method": method, "path": path, "status": status, "headers": {}})
+
+    recorded = [ex("HEAD", "/v2/a/blobs/x", 404), ex("HEAD", "/v2/a/blobs/x", 404), ex("PUT", "/v2/a/m/1", 201),
+                ex("HEAD", "/v2/a/blobs/x", 200)]
+    assert differences(recorded, [ex("HEAD", "/v2/a/blobs/x", 404), ex("PUT", "/v2/a/m/1", 201),
+                                  ex("HEAD", "/v2/a/blobs/x", 200)]) == []
+    assert differences(recorded, [ex("HEAD", "/v2/a/blobs/x", 404), ex("PUT", "/v2/a/m/1", 201)]) != []
+    assert differences(recorded, [ex("HEAD", "/v2/a/blobs/x", 404), ex("PUT", "/v2/a/m/1", 201),
+                                  ex("PUT", "/v2/a/m/1", 201), ex("HEAD", "/v2/a/blobs/x", 200)]) != []

@@ -69,8 +69,8 @@ def differences(recorded: List[Dict[str, Any]], replayed: List[Dict[str, Any]]) 
 
     Requests are paired by method and path, in order: the n-th `HEAD /v2/a/blobs/X` recorded
     with the n-th replayed. Clients fetch layers in parallel, so the interleaving of different
-    paths may change between runs; the answers to each request may not. Token requests
-    are compared as the set of scopes asked for and answers given."""
+    paths may change between runs; the answers to each request may not. Repeated reads with
+    the same answer count once (see `_by_request`)."""
     found = []
     want = _by_request(recorded)
     got = _by_request(replayed)
@@ -85,13 +85,18 @@ def differences(recorded: List[Dict[str, Any]], replayed: List[Dict[str, Any]]) 
 
 
 def _by_request(views: List[Dict[str, Any]]) -> Dict[Any, List[Dict[str, Any]]]:
-    """Views grouped by method and path. Token requests count once per scope and answer: how
-    often a client asks for the same token depends on how its parallel requests interleave."""
+    """Views grouped by method and path. How often a client repeats a read depends on how its
+    parallel requests interleave (skopeo may check a blob twice), so a GET or HEAD answered
+    exactly as the one before it counts once, and token requests once per scope and answer;
+    a read whose answer changed (404, then 200 after the upload) still counts each time."""
     grouped: Dict[Any, List[Dict[str, Any]]] = {}
     for item in views:
         group = grouped.setdefault((item["method"], item["path"]), [])
-        if not (item["path"].startswith("<token>") and item in group):
-            group.append(item)
+        if item["path"].startswith("<token>") and item in group:
+            continue
+        if item["method"] in ("GET", "HEAD") and group and group[-1] == item:
+            continue
+        group.append(item)
     return grouped
 
 

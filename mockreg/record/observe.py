@@ -179,19 +179,18 @@ def _redirects_and_links(found: Behaviour, exchanges: List[Exchange], recording:
 def _auth(found: Behaviour, exchanges: List[Exchange], recording: Recording, replay_password: str,
           own_credentials: bool) -> None:
     challenge = next((ex for ex in exchanges if ex.status == 401 and ex.headers.get("www-authenticate")), None)
-    if challenge is None and own_credentials and recording.own_challenge and exchanges:
-        scheme = recording.own_challenge.split(" ", 1)[0]
-        found.note(f"the upstream asked for {scheme} auth, which the recorder answered with its own "
-                   "credentials: the client saw no challenge, so the replay asks for none", exchanges[0])
+    if own_credentials:
+        wanted = challenge.headers["www-authenticate"] if challenge else recording.own_challenge
+        if wanted and exchanges:
+            found.note(f"the upstream asked for {wanted.split(' ', 1)[0]} auth, which the recorder answered with "
+                       "its own credentials: the client saw no challenge, so the replay asks for none",
+                       challenge or exchanges[0])
+        return
     if challenge is None:
         return
     text = challenge.headers["www-authenticate"]
     scheme = text.split(" ", 1)[0].lower()
     params = dict(_CHALLENGE_PARAM.findall(text))
-    if own_credentials:
-        found.note(f"the upstream asked for {scheme} auth, which the recorder answered with its own "
-                   "credentials: the client saw no challenge, so the replay asks for none", challenge)
-        return
     if scheme not in ("basic", "bearer"):
         found.note(f"the upstream asked for an auth scheme mockreg does not emulate: {text}", challenge)
         return
