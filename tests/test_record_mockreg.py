@@ -115,8 +115,10 @@ def test_rate_limit_headers_become_a_rate_limit(upstream, tmp_path):
     assert replay(out, client, tmp_path / "again.yaml") == []
 
 
-def test_storage_redirects_pass_through_the_proxy_without_writing_the_signed_url(upstream, tmp_path):
-    upstream.registry.add_fault(redirect=True)
+@pytest.mark.parametrize("storage_host", ["same", "other"])
+def test_storage_redirects_pass_through_the_proxy_without_writing_the_signed_url(upstream, tmp_path, storage_host):
+    storage = LiveServer(upstream.registry).start()  # another host:port serving the storage URLs
+    upstream.registry.add_fault(redirect=True, redirect_to=storage.url if storage_host == "other" else None)
     inner = upstream.app
 
     def signing(environ, start_response):  # a storage backend's signed URL, as S3 hands out
@@ -134,14 +136,18 @@ def test_storage_redirects_pass_through_the_proxy_without_writing_the_signed_url
         digest = manifest["layers"][0]["digest"]
         blob = requests.get(f"http://{host_port}/v2/demo/app/blobs/{digest}")
         assert blob.history[0].status_code == 307, blob.history
+        assert blob.history[0].headers["Location"].startswith(f"http://{host_port}/_record/storage/")
         assert sha256(blob.content) == digest, (blob.status_code, blob.url, blob.content[:300])
 
-    out = record(upstream.url, tmp_path / "rec.yaml", client)
-    written = written_text(out)
-    assert b"s3cr3tsig" not in written and b"AKIAEXAMPLE" not in written
-    assert {"name": "recorded-storage-redirect", "kinds": ["blob-get"], "redirect": True} in \
-        yaml.safe_load(out.read_text())["faults"]
-    assert replay(out, client, tmp_path / "again.yaml") == []
+    try:
+        out = record(upstream.url, tmp_path / "rec.yaml", client)
+        written = written_text(out)
+        assert b"s3cr3tsig" not in written and b"AKIAEXAMPLE" not in written and storage.url.encode() not in written
+        assert {"name": "recorded-storage-redirect", "kinds": ["blob-get"], "redirect": True} in \
+            yaml.safe_load(out.read_text())["faults"]
+        assert replay(out, client, tmp_path / "again.yaml") == []
+    finally:
+        storage.stop()
 
 
 USER, PASSWORD = "alice", "alice-Pa55word-xyz"
