@@ -13,6 +13,8 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/clock              {"now", "frozen"}; POST {"advance": S} / {"freeze": true|T} /
                                         {"unfreeze": true}
     GET    /_mockreg/journal            the request journal, where the registry keeps one
+    GET|POST|DELETE /_mockreg/notifications[/NAME]  webhook endpoints, their deliveries
+                                        (mockreg/events/control.py, docs/events.md)
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ ENDPOINTS = [
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
     "GET|POST /_mockreg/clock", "GET /_mockreg/journal",
+    "GET|POST|DELETE /_mockreg/notifications", "DELETE /_mockreg/notifications/NAME",
 ]
 
 
@@ -216,6 +219,19 @@ def journal(registry: "Registry", request: Request) -> Response:
     return _json({"entries": [_entry(entry) for entry in kept.entries]})
 
 
+def notifications(registry: "Registry", request: Request, endpoint: Optional[str] = None) -> Response:
+    _checked(registry)
+    from .events import control as events_control  # the events package loads only when used
+    if request.method == "POST":
+        if endpoint:
+            raise _bad("POST a new endpoint to /_mockreg/notifications", status=405)
+        return _json(events_control.add(registry, _body(request), _bad), status=201)
+    missing = lambda detail: _bad(detail, status=404)  # noqa: E731 - one line, used twice
+    if request.method == "DELETE":
+        return _json(events_control.remove(registry, endpoint, missing))
+    return _json(events_control.describe(registry, endpoint, missing))
+
+
 def routes() -> List[Route]:
     return [
         route(f"{PREFIX}/?", get=("control-index", index)),
@@ -228,4 +244,7 @@ def routes() -> List[Route]:
               post=("control-rate-limits-add", rate_limits), delete=("control-rate-limits-remove", rate_limits)),
         route(f"{PREFIX}/clock", get=("control-clock", clock), post=("control-clock-change", clock)),
         route(f"{PREFIX}/journal", get=("control-journal", journal)),
+        route(f"{PREFIX}/notifications(?:/(?P<endpoint>[^/]+))?", get=("control-notifications", notifications),
+              post=("control-notifications-add", notifications),
+              delete=("control-notifications-remove", notifications)),
     ]

@@ -51,6 +51,9 @@ def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
     request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     yield registry
+    notifications = registry.__dict__.get("_notifications")
+    if notifications is not None:  # stop its delivery threads: a dead endpoint is retried for ever
+        notifications.close()
     # The item outlives the test (pytest keeps every item): let the registry and its blobs go.
     del request.node.stash[_REGISTRY]
     del request.node.stash[_SCENARIO]
@@ -185,6 +188,21 @@ def mockreg_httpx(mockreg: Registry, mockreg_base_url: str) -> Iterator[Any]:
         pytest.fail("the mockreg_httpx fixture needs httpx: pip install httpx", pytrace=False)
     with httpx_client(mockreg, mockreg_base_url) as client:
         yield client
+
+
+# -- registry events (docs/events.md) ------------------------------------------------------------
+@pytest.fixture
+def mockreg_webhook(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A webhook receiver (`mockreg.events.webhook.WebhookReceiver`) with assertions such as
+    `assert_event("push", "demo/app:1.0")`. Subscribed, without a socket, to this test's registry
+    when the test uses one; `.url` takes deliveries over HTTP (e.g. `mockreg serve --notify`)."""
+    from .events.webhook import WebhookReceiver  # imported only by tests that ask for it
+
+    receiver = WebhookReceiver()
+    if "mockreg" in request.fixturenames:
+        receiver.subscribe(request.getfixturevalue("mockreg"))
+    yield receiver
+    receiver.close()
 
 
 # -- surfacing exceptions raised while serving ---------------------------------------------------

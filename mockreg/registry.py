@@ -8,7 +8,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import digest as digests
 from . import manifests as manifest_types
@@ -26,6 +26,9 @@ from .layers import Layer
 from .routes import Match, Router
 from .settings import Settings, coerce
 from .store import StoredManifest, Store
+
+if TYPE_CHECKING:
+    from .events.observer import Notifications
 
 _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 _API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -62,7 +65,7 @@ class Registry:
         self.router = Router()
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())
-        self.extensions = Extensions()
+        self.extensions = Extensions(self)
         self.layers: List[Layer] = []
         self.server_errors: List[BaseException] = []
         self._errors_lock = threading.Lock()
@@ -140,6 +143,15 @@ class Registry:
             ext.registry_endpoint("stats", "summary")(lambda request, registry: {"ok": True})
         """
         return self.extensions.add(Extension(name, url, description, repositories))
+
+    @property
+    def notifications(self) -> "Notifications":
+        """Webhook endpoints and the events log (docs/events.md); nothing runs until configured."""
+        hub = self.__dict__.get("_notifications")
+        if hub is None:
+            from .events.observer import Notifications  # imported when first used
+            hub = self.__dict__.setdefault("_notifications", Notifications(self))
+        return hub
 
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -258,7 +270,9 @@ class Registry:
 
     def reset(self) -> None:
         """Forget all content and uploads; settings stay."""
+        listener = self.store.on_change
         self.store = Store(self.store.clock, self.store.upload_timeout)
+        self.store.on_change = listener  # notifications keep watching the new state
         with self._errors_lock:
             self.server_errors.clear()
 

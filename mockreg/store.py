@@ -72,6 +72,9 @@ class Store:
         self._blob_links: Dict[str, int] = {}
         self.repositories: Dict[str, Repository] = {}
         self.uploads: Dict[str, UploadSession] = {}
+        # Called as on_change(change, repository, *details) after each change, under the lock, by
+        # registry.notifications (events/observer.py); None, and free, while nobody listens.
+        self.on_change: Optional[Callable[..., None]] = None
 
     # -- repositories -------------------------------------------------------------------
     def repository(self, name: str) -> Repository:
@@ -86,6 +89,12 @@ class Store:
         if repo is None:
             repo = self.repositories[name] = Repository(name)
         return repo
+
+    def _repository_for_change(self, name: str) -> Repository:
+        """As `_repository_for_write`, telling a listener about a repository it creates."""
+        if name not in self.repositories and self.on_change is not None:
+            self.on_change("repository-create", name)
+        return self._repository_for_write(name)
 
     def catalog(self) -> List[str]:
         with self.lock:
@@ -108,7 +117,9 @@ class Store:
         """Link verified bytes into a repository; identical content is kept only once."""
         with self.lock:
             self.blobs.setdefault(digest, data)
-            self._link(self._repository_for_write(name), digest)
+            self._link(self._repository_for_change(name), digest)
+            if self.on_change is not None:
+                self.on_change("blob-push", name, digest, len(data))
 
     def _link(self, repo: Repository, digest: str) -> None:
         if digest not in repo.blobs:
@@ -125,7 +136,9 @@ class Store:
                 origin = self.repositories.get(source)
                 if origin is None or digest not in origin.blobs:
                     return False
-            self._link(self._repository_for_write(name), digest)
+            self._link(self._repository_for_change(name), digest)
+            if self.on_change is not None:
+                self.on_change("blob-mount", name, digest, len(self.blobs[digest]), source)
             return True
 
     def delete_blob(self, name: str, digest: str) -> None:
@@ -140,6 +153,8 @@ class Store:
             else:
                 del self._blob_links[digest]
                 del self.blobs[digest]
+            if self.on_change is not None:
+                self.on_change("blob-delete", name, digest)
 
     # -- manifests and tags -------------------------------------------------------------
     def put_manifest(
@@ -150,7 +165,7 @@ class Store:
             repo = self.repositories.get(name)
             if not allow_sparse:
                 self._check_references(repo, manifest.parsed)
-            repo = self._repository_for_write(name)
+            repo = self._repository_for_change(name)
             previous = repo.manifests.get(manifest.digest)
             if previous is None or previous.body != manifest.body:
                 repo.manifests[manifest.digest] = manifest
@@ -160,6 +175,8 @@ class Store:
                 repo.referrers.setdefault(subject.digest, {})[manifest.digest] = descriptor
             for tag in tags:
                 self._tag(repo, tag, manifest.digest)
+            if self.on_change is not None:
+                self.on_change("manifest-push", name, manifest, tags)
 
     def _check_references(self, repo: Optional[Repository], parsed: ParsedManifest) -> None:
         missing = []
@@ -213,7 +230,8 @@ class Store:
             manifest = repo.manifests.pop(digest, None)
             if manifest is None:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": digest})
-            for tag in [t for t, d in repo.tags.items() if d == digest]:
+            removed = [t for t, d in repo.tags.items() if d == digest]
+            for tag in removed:
                 del repo.tags[tag]
                 repo.tag_history[tag].append((self.clock(), ""))
             subject = manifest.parsed.subject
@@ -222,14 +240,18 @@ class Store:
                 entries.pop(digest, None)
                 if not entries:
                     repo.referrers.pop(subject.digest, None)
+            if self.on_change is not None:
+                self.on_change("manifest-delete", name, manifest, removed)
 
     def delete_tag(self, name: str, tag: str) -> None:
         with self.lock:
             repo = self.repository(name)
             if tag not in repo.tags:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
-            del repo.tags[tag]
+            digest = repo.tags.pop(tag)
             repo.tag_history[tag].append((self.clock(), ""))
+            if self.on_change is not None:
+                self.on_change("tag-delete", name, tag, repo.manifests.get(digest))
 
     def tags(self, name: str) -> List[str]:
         with self.lock:

@@ -41,12 +41,16 @@ _CHALLENGE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete"}
 CONTROL_REALM = 'Basic realm="mockreg control API"'
 
 
-def requirement(match: Match, request: Request) -> Tuple[List[Need], str]:
-    """What a request needs, and the scope text its challenge names ("" for none)."""
+def requirement(match: Match, request: Request, extension_access: Optional[Need] = None) -> Tuple[List[Need], str]:
+    """What a request needs, and the scope text its challenge names ("" for none).
+
+    `extension_access` is what a registry-level extension declared it needs (its `registry_access`)."""
     kind, name = match.kind, match.params.get("name")
     if kind == "catalog":
         return [("registry", "catalog", "*")], "registry:catalog:*"
     if name is None:
+        if kind == "extension" and extension_access is not None:
+            return [extension_access], ":".join(extension_access)
         return [], ""
     if kind in _PULL:
         action = "pull"
@@ -113,7 +117,7 @@ class AuthLayer(Layer):
         if match.kind.startswith("control"):
             self._admin(request)
             return None
-        needs, scope = requirement(match, request)
+        needs, scope = requirement(match, request, _extension_access(registry, match))
         if self.config.scheme == "basic":
             self._basic(request, needs)
         else:
@@ -199,6 +203,13 @@ class AuthLayer(Layer):
         if user is None or not user.admin:
             raise denied
         request.environ["mockreg.user"] = user.name
+
+
+def _extension_access(registry: "Registry", match: Match) -> Optional[Need]:
+    if match.kind != "extension" or "name" in match.params:
+        return None
+    extension = registry.extensions.get(match.params.get("extension", ""))
+    return getattr(extension, "registry_access", None)
 
 
 def _escape(path: str) -> str:

@@ -23,6 +23,7 @@ from ..requestlog import FORMATS, RequestLog, timestamp
 from ..server import LiveServer
 from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
+from . import notify_options
 from .auth_options import USER_FORM, auth_config
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
 
@@ -32,6 +33,7 @@ examples:
   mockreg serve --port 0 --ready-file /tmp/mockreg.url --quiet
   mockreg serve --tls self-signed --auth bearer --user alice:secret
   mockreg serve --set referrers=false --set tag_delete=false --log-format json
+  mockreg serve --notify http://127.0.0.1:8000/hook
 
 The first line on standard output is `mockreg serving on URL`; with --port 0 it names the port
 chosen. SIGINT (Ctrl-C) or SIGTERM stops the server and prints a summary.
@@ -77,6 +79,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--control-api", action="store_true",
                         help="serve the control API under /_mockreg/ to change faults, settings and the clock "
                              "while running (docs/edge-cases.md)")
+    notify_options.add_arguments(parser)
     parser.add_argument("--log-format", choices=FORMATS, default="text",
                         help="request log and messages as text lines or JSON lines (default text; "
                              "e.g. --log-format json)")
@@ -114,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
     finally:
+        notify_options.finish(registry)
         server.stop()
         _restore_signals(previous)
         if args.ready_file is not None:
@@ -156,6 +160,7 @@ def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
         registry.enable_auth(config)
     if args.control_api:
         registry.enable_control_api()
+    notify_options.apply(registry, args, say)
     return registry
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Tuple
 
 from .discover import oci_extension
 from .history import history_extension
 from .model import REGISTRY, REPOSITORY, RESERVED_NAMES, Extension
 from .search import search
 
-BUILTINS = ("discover", "search", "history")
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+BUILTINS = ("discover", "search", "history", "events")
 
 
 class Extensions:
@@ -19,7 +22,8 @@ class Extensions:
     Reads take an immutable snapshot, so tests may add extensions while a live server answers.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, registry: Optional["Registry"] = None) -> None:
+        self._registry = registry  # the built-in events extension reads its notifications
         self.oci = oci_extension()
         self._added: Tuple[Extension, ...] = ()
         self._lock = threading.Lock()
@@ -49,11 +53,17 @@ class Extensions:
         - "discover": list `_oci` itself in discover answers.
         - "search": `GET /v2/_oci/ext/search` (see `mockreg.extensions.search`); lists `_oci`.
         - "history": `GET /v2/<name>/_chainguard/history/<tag>`, for all or the given repositories.
+        - "events": `GET /v2/[<name>/]_events/log/page|stream` (docs/events.md); keeps an events log.
         """
         if builtin not in BUILTINS:
             raise ValueError(f"unknown built-in extension {builtin!r}; built-ins: {', '.join(BUILTINS)}")
         if builtin == "history":
             return self.add(history_extension(repositories))
+        if builtin == "events":
+            if self._registry is None:
+                raise ValueError("the events extension needs the registry whose events it serves")
+            from ..events.extension import enable as enable_events  # loaded only when asked for
+            return enable_events(self._registry, repositories)
         if repositories is not None:
             raise ValueError(f"{builtin} belongs to _oci, which serves every repository")
         with self._lock:

@@ -92,6 +92,9 @@ class Extension:
         self.url = url
         self.description = description or ""
         self.listed = True
+        # What its registry-level endpoints need under auth, as a (type, name, action) grant such
+        # as ("registry", "catalog", "*"); None: any authenticated client, as on /v2/.
+        self.registry_access: Optional[Tuple[str, str, str]] = None
         self._repositories: Optional[FrozenSet[str]] = None
         self.repositories = repositories  # type: ignore[assignment]
         # Replaced, never mutated, so request threads iterate a stable mapping.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 from .. import content
 from ..auth.config import AuthConfig
 from ..content import Image, Index
+from ..events.config import KeyedConfigError, NotificationsConfig, parse_notifications
 from ..extensions.model import RESERVED_NAMES, Extension
 from ..faults import FaultRule
 from ..http import Response, json_response
@@ -45,6 +46,7 @@ class _Behaviour:
     auth: Optional[AuthConfig]
     faults: List[FaultRule]
     rate_limits: List[RateLimit]
+    notifications: Optional[NotificationsConfig]
 
 
 class Scenario:
@@ -118,9 +120,15 @@ class Scenario:
         for extension in behaviour.extensions:
             if registry.extensions.get(extension.name) is not None:
                 raise self._document.error(("extensions",), f"the registry already has extension {extension.name}")
-        if any(b["builtin"] == "history" for b in behaviour.builtins) \
-                and registry.extensions.get("_chainguard") is not None:
-            raise self._document.error(("extensions",), "the registry already serves the history extension")
+        for builtin, name in (("history", "_chainguard"), ("events", "_events")):
+            if any(b["builtin"] == builtin for b in behaviour.builtins) and registry.extensions.get(name) is not None:
+                raise self._document.error(("extensions",), f"the registry already serves the {builtin} extension")
+        if behaviour.notifications is not None:
+            taken = {e.name for e in registry.notifications.endpoints}
+            for position, endpoint in enumerate(behaviour.notifications.endpoints):
+                if endpoint.name in taken:
+                    raise self._document.error(("notifications", "endpoints", position, "name"),
+                                               f"the registry already has a notification endpoint {endpoint.name!r}")
         staging = Registry(settings=settings, clock=registry.clock)
         for plan in self.repositories.values():
             _push_plan(self._document, staging, plan)
@@ -136,6 +144,8 @@ class Scenario:
             registry.add_fault(rule)
         for limit in behaviour.rate_limits:
             registry.rate_limit(limit)
+        if behaviour.notifications is not None:
+            registry.notifications.configure(behaviour.notifications)
 
     def summary(self) -> List[Dict[str, Any]]:
         """One row per manifest: repository, tags, kind, digest and total size, for `scenario show`."""
@@ -198,9 +208,9 @@ def _behaviour(document: files.Document) -> _Behaviour:
     for position, spec in enumerate(data.get("extensions", [])):
         where = ("extensions", position)
         if "builtin" in spec:
-            if "repositories" in spec and spec["builtin"] != "history":
+            if "repositories" in spec and spec["builtin"] not in ("history", "events"):
                 raise document.error(where + ("repositories",),
-                                     f"only the history built-in takes repositories, not {spec['builtin']}")
+                                     f"only the history and events built-ins take repositories, not {spec['builtin']}")
             builtins.append(spec)
         else:
             extensions.append(_extension(document, spec, where))
@@ -208,7 +218,15 @@ def _behaviour(document: files.Document) -> _Behaviour:
     faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
-    return _Behaviour(settings, extensions, builtins, auth, faults, limits)
+    notifications = _notifications(document, data["notifications"]) if "notifications" in data else None
+    return _Behaviour(settings, extensions, builtins, auth, faults, limits, notifications)
+
+
+def _notifications(document: files.Document, value: Any) -> NotificationsConfig:
+    try:
+        return parse_notifications(value)
+    except KeyedConfigError as exc:
+        raise document.error(exc.keys, str(exc).split(" ", 1)[1]) from None
 
 
 def _convert(document: files.Document, where: Any, convert: Callable[[Any], Any], value: Any) -> Any:
