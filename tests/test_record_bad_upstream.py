@@ -25,7 +25,6 @@ from mockreg.server import LiveServer
 from mockreg.tls import self_signed
 
 
-
 def test_an_unreachable_upstream_is_a_502_with_oci_json_and_the_file_is_still_written(tmp_path):
     registry = Registry()
     registry.push_blob("demo/app", b"{}")
@@ -58,7 +57,7 @@ def test_a_tls_failure_names_the_remedy(tmp_path):
 
 
 class _WebPage(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server names it so
         body = b"<html><body>Not Found</body></html>"
         self.send_response(404)
         self.send_header("Content-Type", "text/html")

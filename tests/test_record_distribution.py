@@ -16,10 +16,10 @@ import oras.client
 import pytest
 import requests
 import yaml
-
 from cli_helpers import ServeProcess, required_tool
-from mockreg.record import differences, recorded_exchanges
 from record_support import record, replay, skopeo, written_text
+
+from mockreg.record import differences, recorded_exchanges
 
 USER, PASSWORD = "ci", "Dist-Secret-Pw-42"
 
@@ -165,7 +165,8 @@ def basic_tls_distribution(tmp_path) -> Iterator[tuple]:
         yield url, str(tmp_path / "ca.pem")
 
 
-def test_oras_and_skopeo_under_basic_auth_over_tls_are_recorded_without_secrets_and_replay(basic_tls_distribution, tmp_path, monkeypatch):
+def test_oras_and_skopeo_under_basic_auth_over_tls_are_recorded_without_secrets_and_replay(
+        basic_tls_distribution, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     url, ca_file = basic_tls_distribution
     required_tool("skopeo")

@@ -12,12 +12,12 @@ import oras.client
 import pytest
 import requests
 import yaml
+from cli_helpers import required_tool
+from record_support import record, replay, skopeo, written_text
 
 from mockreg import Registry
 from mockreg.scenario import Scenario
 from mockreg.server import LiveServer
-from record_support import record, replay, skopeo, written_text
-from cli_helpers import required_tool
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -39,8 +39,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="FILE",
                         help="the scenario file to write; blobs go to FILE's name + .layout/ beside it "
                              "(e.g. --out recorded.yaml)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; e.g. --host ::1)")
-    parser.add_argument("--port", type=_port, default=5000, help="port to listen on; 0 picks a free one (default 5000; e.g. --port 0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; e.g. --host ::1)")
+    parser.add_argument("--port", type=_port, default=5000,
+                        help="port to listen on; 0 picks a free one (default 5000; e.g. --port 0)")
     parser.add_argument("--ca-file", metavar="FILE",
                         help="trust the upstream's certificate from this CA bundle (PEM) instead of the system's "
                              "(e.g. --ca-file ca.pem)")

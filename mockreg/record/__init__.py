@@ -34,7 +34,7 @@ REALM_CHOICE = (f"rewritten to the recorder's {TOKEN_PREFIX}N, which forwards to
 class Recorder:
     """A recording proxy in front of `upstream`; stopping it writes `out` (also after errors)."""
 
-    def __init__(self, upstream: str, out: Union[str, "Path"], *, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, upstream: str, out: Union[str, Path], *, host: str = "127.0.0.1", port: int = 0,
                  ca_file: Optional[str] = None, credentials: Optional[Tuple[str, str]] = None,
                  token: Optional[str] = None, replay_password: str = "replay", backfill: bool = True,
                  say: Callable[[str], None] = lambda line: None) -> None:
@@ -61,7 +61,7 @@ class Recorder:
     def host_port(self) -> str:
         return self.server.host_port
 
-    def start(self) -> "Recorder":
+    def start(self) -> Recorder:
         self.server.start()
         return self
 
@@ -83,7 +83,7 @@ class Recorder:
             self.upstream.close()
             shutil.rmtree(self.recording.scratch, ignore_errors=True)
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

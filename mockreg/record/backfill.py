@@ -27,7 +27,7 @@ class Backfill:
 
     def __init__(self, upstream: Upstream, recording: Recording) -> None:
         self._upstream, self._recording = upstream, recording
-        self._queue: "queue.Queue[Optional[Tuple[str, str, str, List[Tuple[str, str]]]]]" = queue.Queue()
+        self._queue: queue.Queue[Optional[Tuple[str, str, str, List[Tuple[str, str]]]]] = queue.Queue()
         self._asked: Set[Tuple[str, str, str]] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="mockreg-record-backfill", daemon=True)
@@ -59,7 +59,7 @@ class Backfill:
             what, repository, reference, headers = item
             try:
                 self._fetch(what, repository, reference, headers)
-            except Exception as exc:  # noqa: BLE001 - any failure is reported, and the next fetch still runs
+            except Exception as exc:  # any failure is reported, and the next fetch still runs
                 if not isinstance(exc, UpstreamError):
                     exc = UpstreamError(f"{type(exc).__name__}: {exc}")
                 self._recording.problem(f"could not fetch {repository} {what[:-1]} {reference} "

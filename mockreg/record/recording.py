@@ -68,7 +68,7 @@ class StoredManifest:
 class BlobSink:
     """Bytes of one blob streaming by, written to a scratch file and hashed on the way."""
 
-    def __init__(self, recording: "Recording", repository: str, digest: str) -> None:
+    def __init__(self, recording: Recording, repository: str, digest: str) -> None:
         self._recording, self._repository, self._digest = recording, repository, digest
         algorithm = digest.split(":", 1)[0]
         self._hasher = hashlib.new(algorithm if algorithm in ("sha256", "sha512") else "sha256")

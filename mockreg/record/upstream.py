@@ -56,7 +56,7 @@ class Upstream:
         return self._credentials is not None or self._token is not None
 
     def send(self, method: str, url: str, headers: List[Tuple[str, str]], body: Any = None,
-             scope: str = "") -> "requests.Response":
+             scope: str = "") -> requests.Response:
         """Forward one request; the answer is streamed (read it with `response.raw`)."""
         own = self.has_own_credentials and not any(k.lower() == "authorization" for k, _ in headers)
         sent = list(headers)
@@ -68,11 +68,11 @@ class Upstream:
             response = self._request(method, url, list(headers) + self._authorization(scope), None)
         return response
 
-    def token_request(self, method: str, url: str, headers: List[Tuple[str, str]], body: Any) -> "requests.Response":
+    def token_request(self, method: str, url: str, headers: List[Tuple[str, str]], body: Any) -> requests.Response:
         """A client's request to the upstream's token endpoint (the realm), forwarded as it is."""
         return self._request(method, url, headers, body)
 
-    def _request(self, method: str, url: str, headers: List[Tuple[str, str]], body: Any) -> "requests.Response":
+    def _request(self, method: str, url: str, headers: List[Tuple[str, str]], body: Any) -> requests.Response:
         import requests
 
         try:
@@ -99,7 +99,7 @@ class Upstream:
             return [("Authorization", f"Bearer {token}")] if token else []
         return []
 
-    def _learn(self, response: "requests.Response", scope: str) -> bool:
+    def _learn(self, response: requests.Response, scope: str) -> bool:
         """Read the challenge of a 401; True when a retry with our credentials can help."""
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme = challenge.split(" ", 1)[0].lower()
