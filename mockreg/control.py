@@ -13,6 +13,7 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/clock              {"now", "frozen"}; POST {"advance": S} / {"freeze": true|T} /
                                         {"unfreeze": true}
     GET    /_mockreg/journal            the request journal, where the registry keeps one
+    GET    /_mockreg/client-checks      client rule violations, when client checks are on
     GET|POST|DELETE /_mockreg/notifications[/NAME]  webhook endpoints, their deliveries
                                         (mockreg/events/control.py, docs/events.md)
 """
@@ -40,7 +41,7 @@ ENDPOINTS = [
     "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings", "POST /_mockreg/scenario",
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
-    "GET|POST /_mockreg/clock", "GET /_mockreg/journal",
+    "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/client-checks",
     "GET|POST|DELETE /_mockreg/notifications", "DELETE /_mockreg/notifications/NAME",
 ]
 
@@ -219,6 +220,21 @@ def journal(registry: "Registry", request: Request) -> Response:
     return _json({"entries": [_entry(entry) for entry in kept.entries]})
 
 
+def client_checks(registry: "Registry", request: Request) -> Response:
+    """Violations found so far, `?level=MUST|SHOULD|INTEROP` (default INTEROP: all)."""
+    _checked(registry)
+    kept = _journal_of(registry)
+    if kept is None or getattr(kept, "checks", None) is None:
+        raise RegistryError("UNSUPPORTED", "client checks are off (mockreg serve --check-clients)", status=404,
+                            message="not found")
+    level = (request.arg("level") or "INTEROP").upper()
+    try:
+        found = kept.checks.violations(level)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    return _json({"level": level, "violations": [violation.to_dict() for violation in found]})
+
+
 def notifications(registry: "Registry", request: Request, endpoint: Optional[str] = None) -> Response:
     _checked(registry)
     from .events import control as events_control  # the events package loads only when used
@@ -244,6 +260,7 @@ def routes() -> List[Route]:
               post=("control-rate-limits-add", rate_limits), delete=("control-rate-limits-remove", rate_limits)),
         route(f"{PREFIX}/clock", get=("control-clock", clock), post=("control-clock-change", clock)),
         route(f"{PREFIX}/journal", get=("control-journal", journal)),
+        route(f"{PREFIX}/client-checks", get=("control-client-checks", client_checks)),
         route(f"{PREFIX}/notifications(?:/(?P<endpoint>[^/]+))?", get=("control-notifications", notifications),
               post=("control-notifications-add", notifications),
               delete=("control-notifications-remove", notifications)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qs
 
 from .digest import looks_like_digest
@@ -18,6 +18,9 @@ from .http import Request, Response
 from .layers import Layer
 from .reference import referrers_tag
 from .routes import Match
+
+if TYPE_CHECKING:
+    from .checks import ClientChecks, Violation
 
 DEFAULT_MAXLEN = 10_000
 
@@ -179,6 +182,7 @@ class Journal(Layer):
             raise ValueError(f"the journal needs room for at least one entry, got maxlen={maxlen}")
         self._entries: Deque[Entry] = deque(maxlen=maxlen)
         self._seq = itertools.count(1)
+        self.checks: Optional["ClientChecks"] = None  # client checks, when on (see `check_clients`)
 
     @property
     def maxlen(self) -> int:
@@ -191,6 +195,8 @@ class Journal(Layer):
                 environ.get("wsgi.input_terminated") or "HTTP_TRANSFER_ENCODING" in environ):
             counter = environ[_COUNTER_KEY] = _CountingInput(environ["wsgi.input"])
             environ["wsgi.input"] = counter
+        if self.checks is not None:
+            self.checks.capture(request, match.kind if match is not None else None)
         return None
 
     def after(self, registry: Any, request: Request, match: Optional[Match], response: Response) -> Response:
@@ -202,11 +208,14 @@ class Journal(Layer):
             counter = environ.get(_COUNTER_KEY)
             request_bytes = counter.count if counter is not None else 0
         body = response.body
-        self._entries.append(Entry(
+        entry = Entry(
             next(self._seq), registry.clock.now(), request.method, request.path, environ.get("QUERY_STRING", ""),
             match.kind if match is not None else None, match.params if match is not None else _NO_PARAMS,
             response.status, {name: environ[key] for name, key in _ENVIRON_KEYS if key in environ},
-            response.headers, request_bytes, len(body) if isinstance(body, bytes) else None))
+            response.headers, request_bytes, len(body) if isinstance(body, bytes) else None)
+        self._entries.append(entry)
+        if self.checks is not None:
+            self.checks.observe(entry, request, response)
         return response
 
     # -- reading ----------------------------------------------------------------------------
@@ -229,6 +238,8 @@ class Journal(Layer):
 
     def clear(self) -> None:
         self._entries.clear()
+        if self.checks is not None:
+            self.checks.clear()
 
     def filter(self, kind: Optional[str] = None, *, repository: Optional[str] = None,
                method: Optional[str] = None, status: Optional[int] = None,
@@ -306,6 +317,28 @@ class Journal(Layer):
     def referrers_tag_written(self, repository: str, subject: str) -> bool:
         """Whether a client maintained the referrers tag schema (`sha256-<hex>` tag) for `subject`."""
         return f"{repository}:{referrers_tag(subject)}" in self.pushed_tags(repository)
+
+    # -- client checks (docs/client-checks.md) --------------------------------------------------
+    def check_clients(self, rules: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
+                      on_violation: Optional[Callable[["Violation"], None]] = None) -> "ClientChecks":
+        """Grade clients against the client rules from now on (all rules, or those named by id)."""
+        from .checks import ClientChecks  # loaded only by those who ask for checks
+        self.checks = ClientChecks(rules, ignore, on_violation)
+        return self.checks
+
+    def violations(self, level: str = "INTEROP") -> List["Violation"]:
+        """Client rules broken so far at `level` ("MUST", "SHOULD" or "INTEROP") and stricter."""
+        if self.checks is None:
+            raise RuntimeError("client checks are off: call journal.check_clients() first, or use the pytest "
+                               "option mockreg_client_checks (docs/client-checks.md)")
+        return self.checks.violations(level)
+
+    def assert_client_compliant(self, level: str = "MUST") -> None:
+        """Fail, naming each rule, its requests and its spec sentence, if a client broke a rule at `level`."""
+        violations = self.violations(level)
+        if violations and self.checks is not None:
+            raise AssertionError(f"the client broke the registry's client rules at level {level}:\n"
+                                 + self.checks.report(level))
 
     # -- assertions ---------------------------------------------------------------------------
     def assert_pushed(self, reference: str) -> None:

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import ssl
 from pathlib import Path
-from typing import Any, Dict, Generator, Iterator, Optional, Tuple
+from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -25,18 +25,26 @@ from .session import LiveRegistry, ServerErrors, format_server_errors, fresh_reg
 _REGISTRY = pytest.StashKey[Registry]()
 _SCENARIO = pytest.StashKey[Optional[Scenario]]()
 _ERRORS_REPORTED = pytest.StashKey[int]()
+_CHECKS_LEVEL = pytest.StashKey[str]()  # the level at which client checks fail the test
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockreg_journal_size", "requests each test's journal keeps (oldest dropped first)",
                   default=str(DEFAULT_MAXLEN))
+    parser.addini("mockreg_client_checks", "grade clients against the spec's client rules: off (default), must, "
+                  "should or interop fails tests at that level and stricter; lower levels are warnings "
+                  "(docs/client-checks.md)", default="off")
+    parser.addini("mockreg_client_checks_ignore", "client rules not to run, by id (e.g. OCI-C013 OCI-C019)",
+                  type="args", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_ClientCheckTally(), "mockreg-client-check-tally")
     config.addinivalue_line(
         "markers", "mockreg(scenario=None, **settings): load a scenario file into the test's registry "
         "and/or change settings, e.g. @pytest.mark.mockreg(scenario='fixtures/quickstart.yaml', "
-        "referrers=False); see docs/fixtures.md")
+        "referrers=False); client_checks='must' grades the client and client_checks_ignore=[ids] skips "
+        "rules (docs/client-checks.md); see docs/fixtures.md")
 
 
 # -- the test's registry ------------------------------------------------------------------------
@@ -50,6 +58,7 @@ def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
     registry = fresh_registry(journal_size=journal_size)
     request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
+    _start_client_checks(request.node, registry)
     yield registry
     notifications = registry.__dict__.get("_notifications")
     if notifications is not None:  # stop its delivery threads: a dead endpoint is retried for ever
@@ -72,7 +81,8 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg takes one scenario file and settings by name",
                         pytrace=False)
         path = marker.args[0] if marker.args else marker.kwargs.get("scenario")
-        settings = {k: v for k, v in marker.kwargs.items() if k != "scenario"}
+        settings = {k: v for k, v in marker.kwargs.items()
+                    if k not in ("scenario", "client_checks", "client_checks_ignore")}
         try:
             if path is not None:
                 closest = _scenario(node, path)
@@ -82,6 +92,29 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
         except (ScenarioError, ValueError) as exc:
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg: {exc}", pytrace=False)
     return closest
+
+
+def _start_client_checks(node: pytest.Item, registry: Registry) -> None:
+    """Client checks per the closest `client_checks=` / `client_checks_ignore=` marker options, else
+    the ini options."""
+    setting: Any = node.config.getini("mockreg_client_checks")
+    ignore: Any = node.config.getini("mockreg_client_checks_ignore")
+    where = "ini option mockreg_client_checks"
+    for marker in reversed(list(node.iter_markers("mockreg"))):  # farthest first: the closest wins
+        if "client_checks" in marker.kwargs:
+            setting, where = marker.kwargs["client_checks"], f"{node.nodeid}: @pytest.mark.mockreg"
+        ignore = marker.kwargs.get("client_checks_ignore", ignore)
+    if str(setting).lower() == "off":
+        return
+    from .checks.pytest_support import level_of
+    try:
+        level = level_of(setting, where)
+        if level is not None:
+            journal_of(registry).check_clients(ignore=[ignore] if isinstance(ignore, str) else ignore)
+    except ValueError as exc:
+        pytest.fail(f"{where}: {exc}" if "client_checks" not in str(exc) else str(exc), pytrace=False)
+    if level is not None:
+        node.stash[_CHECKS_LEVEL] = level
 
 
 _SCENARIOS = pytest.StashKey[Dict[Tuple[str, float], Scenario]]()
@@ -213,6 +246,35 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     if registry is not None and registry.server_errors:
         item.stash[_ERRORS_REPORTED] = len(registry.server_errors)
         raise ServerErrors(registry.server_errors)
+    level = item.stash.get(_CHECKS_LEVEL, None)
+    if registry is not None and level is not None:
+        from .checks.pytest_support import as_properties, judge
+        found, failure = judge(journal_of(registry), level)
+        item.user_properties.append(("mockreg_client_checks", as_properties(found)))
+        if failure:
+            pytest.fail(failure, pytrace=False)
+
+
+class _ClientCheckTally:
+    """Counts client-check violations (also those xdist workers report) for the end-of-run summary."""
+
+    def __init__(self) -> None:
+        self.tally: Dict[Tuple[str, str, str], List[str]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, found in report.user_properties:
+            if name == "mockreg_client_checks":
+                for rule_id, rule_name, level in found:  # type: ignore[attr-defined]
+                    self.tally.setdefault((rule_id, rule_name, level), []).append(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.tally:
+            from .checks.pytest_support import summary_lines
+            terminalreporter.section("mockreg client checks")
+            for line in summary_lines(self.tally):
+                terminalreporter.line(line)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -36,6 +36,9 @@ class Settings:
     extensions: bool = True
     # -- record/replay (issue 15): answers a recorded upstream gave that no switch above covers --
     blob_mount: bool = True  # False: a cross-repository mount always opens an upload (202), as some registries do
+    # Client checks (issue 13, docs/client-checks.md): upload Locations carry an opaque `_state`
+    # query, as the reference registry's do, so a client that rebuilds the URL shows (OCI-C006).
+    upload_location_state: bool = False
 
     @classmethod
     def names(cls) -> list:

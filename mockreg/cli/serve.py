@@ -23,7 +23,7 @@ from ..requestlog import FORMATS, RequestLog, timestamp
 from ..server import LiveServer
 from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
-from . import notify_options
+from . import check_clients, notify_options
 from .auth_options import USER_FORM, auth_config
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
 
@@ -79,6 +79,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--control-api", action="store_true",
                         help="serve the control API under /_mockreg/ to change faults, settings and the clock "
                              "while running (docs/edge-cases.md)")
+    check_clients.add_arguments(parser)
     notify_options.add_arguments(parser)
     parser.add_argument("--log-format", choices=FORMATS, default="text",
                         help="request log and messages as text lines or JSON lines (default text; "
@@ -94,6 +95,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     say = _Messages(args.log_format)
     registry = _registry(args, say)
+    checks = check_clients.install(registry, args, say)
     tls = _tls(args)
     log = None if args.quiet else RequestLog(registry, sys.stderr, args.log_format)
     try:
@@ -128,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"stopped: {served}; held {count(repositories, 'repository', 'repositories')}, "
         f"{count(manifests, 'manifest')}, {count(blobs, 'blob')}, {human_size(size)}",
         requests=handled, repositories=repositories, manifests=manifests, blobs=blobs, bytes=size)
+    check_clients.summarise(checks, say)
     return OK
 
 

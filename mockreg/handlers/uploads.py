@@ -38,7 +38,7 @@ def start(registry: "Registry", request: Request, name: str) -> Response:
     request.drain()
     session = registry.store.start_upload(name, algorithm, digests.new_hasher(algorithm),
                                           registry.settings.max_upload_sessions)
-    headers = _session_headers(session)
+    headers = _session_headers(registry, session)
     if registry.settings.chunk_min_length:
         headers.append(("OCI-Chunk-Min-Length", str(registry.settings.chunk_min_length)))
     return empty(202, headers)
@@ -77,7 +77,7 @@ def patch(registry: "Registry", request: Request, name: str, session_id: str) ->
     check_name(name)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
         _append(registry, request, session)
-        return empty(202, _session_headers(session))
+        return empty(202, _session_headers(registry, session))
 
 
 def finish(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
@@ -107,7 +107,7 @@ def finish(registry: "Registry", request: Request, name: str, session_id: str) -
 def status(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     session = registry.store.upload(name, _session_id(session_id))
-    return empty(204, _session_headers(session))
+    return empty(204, _session_headers(registry, session))
 
 
 def cancel(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
@@ -125,7 +125,7 @@ def _append(registry: "Registry", request: Request, session: UploadSession) -> N
     if declared is not None and declared[0] != session.size:
         raise RegistryError(
             "BLOB_UPLOAD_INVALID", f"chunk starts at {declared[0]} but the upload holds {session.size} bytes",
-            status=416, headers=_session_headers(session))
+            status=416, headers=_session_headers(registry, session))
     if declared is not None and request.content_length is not None \
             and request.content_length != declared[1] - declared[0] + 1:
         raise RegistryError("SIZE_INVALID", f"Content-Range {declared[0]}-{declared[1]} does not "
@@ -166,9 +166,12 @@ def _digest_in_path(raw: str) -> Optional[str]:
     return rest.split("&", 1)[0] or None
 
 
-def _session_headers(session: UploadSession) -> List[Tuple[str, str]]:
+def _session_headers(registry: "Registry", session: UploadSession) -> List[Tuple[str, str]]:
+    # With `upload_location_state`, the Location carries an opaque query as distribution's
+    # `_state` does; clients must send it back as given (client rule OCI-C006).
+    state = f"?_state={session.id[:8]}.{session.size}" if registry.settings.upload_location_state else ""
     return [
-        ("Location", f"/v2/{session.repository}/blobs/uploads/{session.id}"),
+        ("Location", f"/v2/{session.repository}/blobs/uploads/{session.id}{state}"),
         ("Range", f"0-{max(session.size - 1, 0)}"),
         ("Docker-Upload-UUID", session.id),
     ]
