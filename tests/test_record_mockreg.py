@@ -341,3 +341,10 @@ def test_a_multi_platform_index_copied_whole_replays_with_every_child(tmp_path):
     for child in json.loads(index.body)["manifests"]:
         assert replayed.manifest("demo/multi", child["digest"]).digest == child["digest"]
     assert replay(out, copy_all, tmp_path / "again.yaml") == []
+
+
+def test_the_description_says_what_the_file_holds(upstream, tmp_path):
+    out = record(upstream.url, tmp_path / "rec.yaml", mount_and_referrers)
+    assert yaml.safe_load(out.read_text())["description"] == (
+        f"Recorded from {upstream.url}: 1 repository and 1 manifest as they were before the client's operations, "
+        "4 exchanges")  # manifest GET, blob HEAD, mount (201), referrers

@@ -34,11 +34,14 @@ def write(recording: Recording, behaviour: Behaviour, out: Path, realm_note: str
     layouts = out.with_name(out.stem + ".layout")
     staging = out.with_name(f".{out.stem}.layout.{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    repositories, sparse = _write_layouts(recording, staging, layouts.name)
+    repositories, sparse, manifests = _write_layouts(recording, staging, layouts.name)
     if sparse:
         behaviour.settings.setdefault("sparse_manifests", (True, "blobs the client never fetched are not recorded, "
                                                                  "so some manifests reference missing blobs"))
-    text = _scenario_text(recording, behaviour, repositories, realm_note)
+    summary = (f"{_count(len(repositories), 'repository', 'repositories')} and "
+               f"{_count(manifests, 'manifest')} as they were before the client's operations, "
+               f"{_count(len(recording.exchanges), 'exchange')}")
+    text = _scenario_text(recording, behaviour, repositories, realm_note, summary)
     temporary = out.with_name(f".{out.name}.{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")
     shutil.rmtree(layouts, ignore_errors=True)
@@ -48,15 +51,18 @@ def write(recording: Recording, behaviour: Behaviour, out: Path, realm_note: str
     return out
 
 
-def _write_layouts(recording: Recording, root: Path, relative: str) -> Tuple[Dict[str, Dict[str, Any]], bool]:
+def _write_layouts(recording: Recording, root: Path, relative: str) -> Tuple[Dict[str, Dict[str, Any]], bool, int]:
+    """The scenario's repositories, whether some blobs are missing, and how many manifests were written."""
     repositories: Dict[str, Dict[str, Any]] = {}
     sparse = False
+    written: Set[str] = set()
     tags_of: Dict[Tuple[str, str], List[str]] = {}
     for (repository, tag), digest in sorted(recording.tags.items()):
         tags_of.setdefault((repository, digest), []).append(tag)
     for repository, held in sorted(recording.upstream_content().items()):
         entries, used, missing = _manifest_entries(recording, repository, held, tags_of)
         sparse = sparse or missing
+        written |= {entry["digest"] for entry in entries}
         spec: Dict[str, Any] = {}
         directory = root / repository
         if entries:
@@ -78,7 +84,7 @@ def _write_layouts(recording: Recording, root: Path, relative: str) -> Tuple[Dic
             spec["blobs"] = blobs
         if spec:
             repositories[repository] = spec
-    return repositories, sparse
+    return repositories, sparse, len(written)
 
 
 def _manifest_entries(recording: Recording, repository: str, held: Set[str],
@@ -142,7 +148,12 @@ def _put_blob(recording: Recording, directory: Path, digest: str) -> None:
 
 
 # -- the YAML text -------------------------------------------------------------------------------
-def _scenario_text(recording: Recording, behaviour: Behaviour, repositories: Dict[str, Any], realm_note: str) -> str:
+def _count(number: int, singular: str, plural: str = "") -> str:
+    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
+
+
+def _scenario_text(recording: Recording, behaviour: Behaviour, repositories: Dict[str, Any], realm_note: str,
+                   summary: str) -> str:
     import yaml
 
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -150,7 +161,7 @@ def _scenario_text(recording: Recording, behaviour: Behaviour, repositories: Dic
              "# Replay: mockreg serve --scenario THIS_FILE (docs/record.md). Credentials, tokens, cookies and",
              "# signed URLs were never written; auth users get the replay password instead of theirs.",
              "version: 1",
-             f"description: {json.dumps(f'Recorded from {recording.upstream}')}"]
+             f"description: {json.dumps(f'Recorded from {recording.upstream}: {summary}')}"]
     if behaviour.settings:
         lines.append("settings:")
         for name, (value, source) in behaviour.settings.items():
