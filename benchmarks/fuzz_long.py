@@ -4,19 +4,27 @@ stress workload, in rounds, until at least `--requests` requests were sent (defa
 Prints one line per round and a summary: requests, server errors (a 500 no fault rule asked
 for, or an exception inside mockreg), answers that broke the error-body rules, model and
 invariant violations. Exits 1 unless all are 0. The same `--seed` gives the same rounds.
+With `--live`, every request goes over the wire to a live server (`LiveServer`): the hostile
+requests of each registry flavour, then the stress workload; a manifest the spec forbids but the
+registry accepted counts as a violation.
 
     python benchmarks/fuzz_long.py --requests 100000 --seed 1
+    python benchmarks/fuzz_long.py --requests 3000 --seed 1 --live
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import random
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, List, Optional, Sequence
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -97,6 +105,62 @@ def hostile_round(flavour: str, examples: int) -> Tally:
     return tally
 
 
+class LiveSender:
+    """Sends fuzz requests over one keep-alive connection to a live server, reconnecting after a
+    close; answers look like the test client's (status_code, headers, data) for the rules."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.sock: Optional[socket.socket] = None
+
+    def send(self, request: Any) -> Any:
+        target = quote(request.path, safe="/%:@!*&=+$,;~") + ("?" + urlencode(request.query) if request.query else "")
+        head = [f"{request.method} {target} HTTP/1.1", "Host: mockreg.fuzz", f"Content-Length: {len(request.body)}"]
+        head += [f"{key}: {value}" for key, value in request.headers.items()]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + request.body
+        if self.sock is None:
+            self.sock = socket.create_connection((self.server.host, self.server.port), timeout=60)
+        self.sock.sendall(raw)
+        response = http.client.HTTPResponse(self.sock, method=request.method)
+        response.begin()
+        data = response.read()
+        if response.will_close:
+            self.close()
+        return SimpleNamespace(status_code=response.status, headers=response.headers, data=data)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def live_hostile_round(flavour: str, examples: int) -> Tally:
+    """The hostile round, over the wire to a live server."""
+    tally = Tally()
+    registry = stateful.REGISTRIES[flavour]()
+    registry.push_blob("m/a", b"known blob")
+    with LiveServer(registry) as server:
+        sender = LiveSender(server)
+
+        @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(request=fuzz_requests(authorizations=bearer_tokens(registry)))
+        def one(request: Any) -> None:
+            try:
+                response = sender.send(request)
+            except (OSError, http.client.HTTPException) as exc:
+                sender.close()
+                tally.requests += 1
+                tally.server_errors.append(f"no answer ({exc!r}) for {request}")
+                return
+            tally.requests += 1
+            _sort(answer_problems(registry, request, response), tally)
+            tally.violations += [f"{problem} (after {request})" for problem in check_invariants(registry)]
+
+        one()
+        sender.close()
+    return tally
+
+
 def stress_round(seconds: float, threads: int, seed: int) -> Tally:
     from mockreg import Registry
 
@@ -115,6 +179,10 @@ def stress_round(seconds: float, threads: int, seed: int) -> Tally:
 def rounds(args: argparse.Namespace, rng: random.Random) -> List[Callable[[], Tally]]:
     machines = [stateful.RegistryMachine, stateful.AuthExtensionsFaultsMachine, stateful.SmallLimitsMachine]
     plan: List[Callable[[], Tally]] = []
+    if args.live:
+        plan += [lambda f=f: live_hostile_round(f, args.examples * 10) for f in sorted(stateful.REGISTRIES)]
+        plan.append(lambda: stress_round(args.stress_seconds, args.threads, rng.randrange(1 << 30)))
+        return plan
     plan += [lambda m=m: stateful_round(m, args.examples, args.steps) for m in machines]
     plan += [lambda f=f: hostile_round(f, args.examples * 10) for f in sorted(stateful.REGISTRIES)]
     plan.append(lambda: stress_round(args.stress_seconds, args.threads, rng.randrange(1 << 30)))
@@ -129,6 +197,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="steps per sequence")
     parser.add_argument("--stress-seconds", type=float, default=10.0, help="length of each stress round")
     parser.add_argument("--threads", type=int, default=8, help="client threads in each stress round")
+    parser.add_argument("--live", action="store_true", help="every request over the wire to a live server")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     # Hypothesis draws each test's seed from this generator when not derandomized (as its pytest
@@ -143,7 +212,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             began = time.perf_counter()
             result = job()
             total.add(result)
-            print(f"round {number:>3} ({_KINDS[index]:<28}) {result.line()}  [{time.perf_counter() - began:.1f} s]",
+            kinds = _LIVE_KINDS if args.live else _KINDS
+            print(f"round {number:>3} ({kinds[index]:<28}) {result.line()}  [{time.perf_counter() - began:.1f} s]",
                   flush=True)
     print(f"\nTOTAL {total.line()} in {time.perf_counter() - started:.0f} s (seed {args.seed})")
     for label, found in (("server errors", total.server_errors), ("bad error bodies", total.bad_answers),
@@ -155,6 +225,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 _KINDS = ["stateful plain", "stateful auth+ext+faults", "stateful small limits",
           *[f"hostile {f}" for f in sorted(stateful.REGISTRIES)], "stress (live server)"]
+_LIVE_KINDS = [*[f"live hostile {f}" for f in sorted(stateful.REGISTRIES)], "stress (live server)"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -131,7 +131,8 @@ def rate_limits(registry: "Registry", request: Request, limit_id: Optional[str] 
     changed = _add_or_remove(request, layer, limit_id, ratelimit.RateLimit.from_dict, layer.limits, "rate-limits")
     if changed is not None:
         return changed
-    return _json({"rate_limits": [{"id": key, **limit.to_dict()} for key, limit in layer.limits().items()]})
+    return _json({"rate_limits": [{"id": key, **limit.to_dict(), **layer.stats(key)}
+                                  for key, limit in layer.limits().items()]})
 
 
 def _add_or_remove(request: Request, layer: Any, item_id: Optional[str], parse: Callable[[Any], Any],

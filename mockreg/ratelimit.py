@@ -7,6 +7,11 @@ registry clock, so `registry.clock.advance(window)` lifts a limit at once. Count
 refusals included, carry `ratelimit-limit: N;w=SECONDS`, `ratelimit-remaining: N;w=SECONDS`
 and `docker-ratelimit-source`, as Docker Hub sends them. Docker Hub itself counts manifest GETs
 only: `RateLimit(limit=100, window=21600, kinds=["manifest-get"])`.
+
+The windows a limit keeps are bounded by the `rate_limit_windows` setting (keys per limit):
+opening one more first forgets the windows that have closed, then the oldest opened; forgetting
+a window only makes its key's next request start a fresh one. `stats(limit_id)` (and the control
+API's listing) shows how many are kept and how many were dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import fnmatch
 import itertools
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
@@ -89,7 +95,8 @@ class RateLimitLayer(Layer):
         self.registry = registry
         self._limits: Dict[str, RateLimit] = {}
         # limit id -> key -> (window start, requests counted)
-        self._windows: Dict[str, Dict[str, Tuple[float, int]]] = {}
+        self._windows: Dict[str, OrderedDict[str, Tuple[float, int]]] = {}
+        self._dropped: Dict[str, int] = {}  # limit id -> windows forgotten to stay within the bound
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -99,7 +106,8 @@ class RateLimitLayer(Layer):
             if limit_id in self._limits:
                 raise ConfigError(f"a rate limit named {limit_id!r} exists already")
             self._limits[limit_id] = limit
-            self._windows[limit_id] = {}
+            self._windows[limit_id] = OrderedDict()
+            self._dropped[limit_id] = 0
         return limit_id
 
     def remove(self, limit_id: str) -> None:
@@ -107,17 +115,24 @@ class RateLimitLayer(Layer):
             if self._limits.pop(limit_id, None) is None:
                 raise KeyError(f"no rate limit {limit_id!r}; rate limits: {', '.join(self._limits) or 'none'}")
             del self._windows[limit_id]
+            del self._dropped[limit_id]
 
     def clear(self) -> None:
         with self._lock:
             self._limits.clear()
             self._windows.clear()
+            self._dropped.clear()
 
     def reset_windows(self) -> None:
         """Forget what was counted; the limits stay."""
         with self._lock:
             for windows in self._windows.values():
                 windows.clear()
+
+    def stats(self, limit_id: str) -> Dict[str, int]:
+        """How many windows a limit keeps (`windows`) and how many it forgot (`windows_dropped`)."""
+        with self._lock:
+            return {"windows": len(self._windows.get(limit_id, ())), "windows_dropped": self._dropped.get(limit_id, 0)}
 
     def limits(self) -> Dict[str, RateLimit]:
         with self._lock:
@@ -142,8 +157,14 @@ class RateLimitLayer(Layer):
                     headers = [("Retry-After", str(retry)), *_headers(limit, key, 0)]
                     raise RegistryError("TOOMANYREQUESTS", f"{limit.limit} requests per {limit.window:g} s "
                                         f"for {limit.per} {key}; retry after {retry} s", headers=headers)
-            for limit_id, _, key, start, count in charged:
-                self._windows[limit_id][key] = (start, count + 1)
+            bound = registry.settings.rate_limit_windows
+            for limit_id, limit, key, start, count in charged:
+                windows = self._windows[limit_id]
+                if count == 0:
+                    windows.pop(key, None)  # a fresh window goes to the end: windows stay in opening order
+                    if bound and len(windows) >= bound:
+                        self._dropped[limit_id] += _make_room(windows, bound - 1, now, limit.window)
+                windows[key] = (start, count + 1)
         shown = [(limit, key, limit.limit - count - 1) for _, limit, key, _, count in charged if limit.headers]
         if shown:
             request.environ["mockreg.ratelimit"] = min(shown, key=lambda item: item[2])
@@ -155,6 +176,21 @@ class RateLimitLayer(Layer):
         if shown is not None:
             response.headers.extend(_headers(*shown))
         return response
+
+
+def _make_room(windows: "OrderedDict[str, Tuple[float, int]]", keep: int, now: float, window: float) -> int:
+    """Forget closed windows, then the oldest opened, until at most `keep` remain; how many went.
+
+    Windows are in opening order, so the closed ones are at the front: this costs what it drops.
+    """
+    dropped = 0
+    while windows:
+        start = next(iter(windows.values()))[0]
+        if len(windows) <= keep and now < start + window:
+            break
+        windows.popitem(last=False)
+        dropped += 1
+    return dropped
 
 
 def _headers(limit: RateLimit, key: str, remaining: int) -> List[Tuple[str, str]]:

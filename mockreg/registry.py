@@ -62,6 +62,7 @@ class Registry:
         self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
         self.clock = clock or Clock()
         self.store = Store(self.clock, lambda: self.settings.upload_timeout)
+        self.store.tag_history_limit = lambda: self.settings.tag_history_limit
         self.router = Router()
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())

@@ -4,7 +4,13 @@ werkzeug's development server closes every connection after one response, which 
 request of a test suite pay a TCP handshake; this one keeps connections open, parses requests
 itself (the stdlib's email-based header parser costs more than the registry's own work on a
 small request), answers with one write per small response, and sets TCP_NODELAY so small
-requests do not wait on Nagle. A stop wakes the accept loop at once instead of polling.
+requests do not wait on Nagle. A stop wakes the accept loop at once.
+
+No client can stall the others: handshake, header and idle deadlines and a bound on open
+connections (`ConnectionLimits`, see mockreg/connections.py) are enforced by the accept loop; a
+request refused on its headers alone (`413` for an announced body over the limit) is answered at
+once and the connection closed, without reading the body, and `100 Continue` is only sent when
+the registry starts reading the body.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote
+
+from .connections import NEVER, ConnectionLimits, ConnectionTable, hang_up
 
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -26,6 +35,7 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _READ_BUFFER = 64 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_monotonic = time.monotonic
 
 
 class _BodyInput:
@@ -105,6 +115,28 @@ class _ChunkedInput:
             pass
 
 
+class _ContinueFirst:
+    """Stands in for the connection's reader until the app first reads the body; only then is
+    `100 Continue` sent, so a request refused on its headers (413, 401) never draws the body."""
+
+    def __init__(self, body: Any, rfile: Any, sock: socket.socket) -> None:
+        self._body, self._rfile, self._sock = body, rfile, sock
+
+    def _go_on(self) -> Any:
+        self._sock.sendall(_CONTINUE)
+        self._body._stream = self._rfile
+        return self._rfile
+
+    def read(self, size: int = -1) -> bytes:
+        return self._go_on().read(size)
+
+    def readinto(self, target: Any) -> int:
+        return self._go_on().readinto(target)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._go_on().readline(size)
+
+
 class _BadRequest(Exception):
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -120,11 +152,24 @@ class _Connection:
         self.address = address
         self.close = False
         self.linger = False  # after an error answer: read what the client still sends before closing
+        # Read by the server's ConnectionTable: when this connection must have made progress,
+        # since when it waits, whether it may be closed to make room, whether it was.
+        self.deadline = NEVER
+        self.since = _monotonic()
+        self.reclaimable = True
+        self.evicted = False
+        limits = server.connections.limits
+        self._idle_timeout = limits.idle_timeout or NEVER
+        self._header_timeout = limits.header_timeout or NEVER
 
     def serve(self) -> None:
         try:
             if self.server.ssl_context is not None:
-                self.sock = self.server.ssl_context.wrap_socket(self.sock, server_side=True)
+                # In this thread, under the handshake deadline set when the connection was admitted;
+                # self.sock is the TLS socket before the handshake starts, so a hang-up reaches it.
+                self.sock = self.server.ssl_context.wrap_socket(self.sock, server_side=True,
+                                                                do_handshake_on_connect=False)
+                self.sock.do_handshake()
             if self.sock.family in (socket.AF_INET, socket.AF_INET6):
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.rfile = self.sock.makefile("rb", _READ_BUFFER)
@@ -136,7 +181,7 @@ class _Connection:
         except Exception:
             print("mockreg server: connection failed\n" + traceback.format_exc(), file=sys.stderr)
         finally:
-            self.server._forget(self)
+            self.server.connections.forget(self)
             self._hang_up()
 
     def _hang_up(self) -> None:
@@ -170,6 +215,13 @@ class _Connection:
         }
 
     def handle_one_request(self) -> None:
+        self.since = now = _monotonic()
+        self.deadline = now + self._idle_timeout
+        self.reclaimable = True
+        if not self.rfile.peek(1):
+            self.close = True
+            return
+        self.deadline = _monotonic() + self._header_timeout  # the request has begun: its headers must follow
         line = self.rfile.readline(_MAX_LINE + 1)
         if line in (b"\r\n", b"\n"):  # RFC 9112: ignore an empty line before a request line
             line = self.rfile.readline(_MAX_LINE + 1)
@@ -182,8 +234,10 @@ class _Connection:
             self.close = True
             self._send_simple(bad.status, str(bad))
             return
+        self.reclaimable = False  # a request in progress has no deadline and is never closed for room
+        self.deadline = NEVER
         if environ.get("HTTP_EXPECT", "").lower() == "100-continue" and environ["SERVER_PROTOCOL"] == "HTTP/1.1":
-            self.sock.sendall(_CONTINUE)
+            body._stream = _ContinueFirst(body, self.rfile, self.sock)
         try:
             self._run_app(environ, body)
         except ConnectionError:
@@ -273,10 +327,15 @@ class _Connection:
             return
         try:
             status, headers = status_headers
-            try:
-                body.drain()  # whatever the app left unread, so the next request starts in the right place
-            except ConnectionError:
-                self.close = True  # the body is broken: answer, then hang up
+            if status.startswith("413") or isinstance(body._stream, _ContinueFirst):
+                # Refused for its size, or answered before the client was asked for the body: don't
+                # read (or wait for) the body, answer now and hang up.
+                self.close = self.linger = True
+            else:
+                try:
+                    body.drain()  # whatever the app left unread, so the next request starts in the right place
+                except ConnectionError:
+                    self.close = True  # the body is broken: answer, then hang up
             self._write_response(environ, status, headers, result)
         finally:
             close = getattr(result, "close", None)
@@ -352,8 +411,9 @@ class LiveServer:
     """
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0,
-                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
+                 ssl_context: Optional[ssl.SSLContext] = None, limits: Optional[ConnectionLimits] = None) -> None:
         self.app = app
+        self.connections = ConnectionTable(limits or ConnectionLimits())
         self.ssl_context = ssl_context
         self.host = host
         self.scheme = "https" if ssl_context else "http"
@@ -362,15 +422,13 @@ class LiveServer:
         try:
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._socket.bind((host, port))
-            self._socket.listen(128)
+            self._socket.listen(1024)
             self._socket.setblocking(False)
         except OSError:
             self._socket.close()
             raise
         self.port: int = self._socket.getsockname()[1]
         self._wake_reader, self._wake_writer = socket.socketpair()
-        self._connections: Set[_Connection] = set()
-        self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._serving = False
         self._loop_ended = threading.Event()
@@ -398,11 +456,16 @@ class LiveServer:
             with selectors.DefaultSelector() as selector:
                 selector.register(self._socket, selectors.EVENT_READ)
                 selector.register(self._wake_reader, selectors.EVENT_READ)
+                interval = self.connections.limits.check_interval
+                next_check = time.monotonic() + interval
                 while True:
-                    for key, _ in selector.select():
+                    for key, _ in selector.select(interval):
                         if key.fileobj is self._wake_reader:
                             return
                         self._accept()
+                    if time.monotonic() >= next_check:
+                        self.connections.expire()
+                        next_check = time.monotonic() + interval
         finally:
             self._serving = False
             self._loop_ended.set()
@@ -412,26 +475,21 @@ class LiveServer:
             sock, address = self._socket.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
-        sock.setblocking(True)
         connection = _Connection(self, sock, address)
-        with self._lock:
-            self._connections.add(connection)
+        limits = self.connections.limits
+        timeout = limits.handshake_timeout if self.ssl_context is not None else limits.idle_timeout
+        connection.deadline = connection.since + timeout if timeout else NEVER
+        if not self.connections.admit(connection):
+            self.connections.refuse(sock, tls=self.ssl_context is not None)
+            return
+        sock.setblocking(True)
         threading.Thread(target=connection.serve, name=f"mockreg-{self.port}-connection", daemon=True).start()
-
-    def _forget(self, connection: _Connection) -> None:
-        with self._lock:
-            self._connections.discard(connection)
 
     def close(self) -> None:
         """Release the listening socket and hang up on open connections."""
         self._socket.close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        for connection in self.connections.snapshot():
+            hang_up(connection)
         self._wake_reader.close()
         self._wake_writer.close()
 

@@ -36,6 +36,10 @@ class Settings:
     extensions: bool = True
     # -- record/replay (issue 15): answers a recorded upstream gave that no switch above covers --
     blob_mount: bool = True  # False: a cross-repository mount always opens an upload (202), as some registries do
+    # Hardening (issue 17): what one client or one tag can make the registry remember.
+    rate_limit_windows: int = 10000  # windows (clients, users or repositories) kept per rate limit; 0: no bound
+    tag_history_limit: int = 1000  # moves kept per tag, and deleted tags' histories per repository; 0: no bound
+    manifest_content_type_check: bool = True  # a manifest PUT's Content-Type must be its mediaType (else 400)
     # Client checks (issue 13, docs/client-checks.md): upload Locations carry an opaque `_state`
     # query, as the reference registry's do, so a client that rebuilds the URL shows (OCI-C006).
     upload_location_state: bool = False

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Un
 
 from .errors import RegistryError
 from .manifests import ParsedManifest, is_distributable
+from .taghistory import TagHistory
 
 BlobBytes = Union[bytes, bytearray]
 
@@ -35,8 +36,8 @@ class Repository:
     tags: Dict[str, str] = field(default_factory=dict)
     # subject digest -> {referrer digest: descriptor}
     referrers: Dict[str, Dict[str, Dict[str, Any]]] = field(default_factory=dict)
-    # tag -> [(timestamp, digest)], every move in order, for tag-history style extensions
-    tag_history: Dict[str, List[Tuple[float, str]]] = field(default_factory=dict)
+    # tag -> [(timestamp, digest)], the latest moves in order, for tag-history style extensions
+    tag_history: TagHistory = field(default_factory=TagHistory)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Store:
                  upload_timeout: Callable[[], float] = lambda: 0) -> None:
         self.clock = clock
         self.upload_timeout = upload_timeout
+        self.tag_history_limit: Callable[[], int] = lambda: 1000  # the Registry reads its settings
         self.lock = threading.RLock()
         self.blobs: Dict[str, BlobBytes] = {}
         self._blob_links: Dict[str, int] = {}
@@ -208,7 +210,7 @@ class Store:
     def _tag(self, repo: Repository, tag: str, digest: str) -> None:
         if repo.tags.get(tag) != digest:
             repo.tags[tag] = digest
-            repo.tag_history.setdefault(tag, []).append((self.clock(), digest))
+            repo.tag_history.record(tag, self.clock(), digest, self.tag_history_limit())
 
     def resolve(self, name: str, reference: str) -> StoredManifest:
         """The manifest a tag or digest names in a repository, or MANIFEST_UNKNOWN."""
@@ -233,7 +235,7 @@ class Store:
             removed = [t for t, d in repo.tags.items() if d == digest]
             for tag in removed:
                 del repo.tags[tag]
-                repo.tag_history[tag].append((self.clock(), ""))
+                repo.tag_history.record(tag, self.clock(), "", self.tag_history_limit())
             subject = manifest.parsed.subject
             if subject is not None:
                 entries = repo.referrers.get(subject.digest, {})
@@ -249,7 +251,7 @@ class Store:
             if tag not in repo.tags:
                 raise RegistryError("MANIFEST_UNKNOWN", {"name": name, "reference": tag})
             digest = repo.tags.pop(tag)
-            repo.tag_history[tag].append((self.clock(), ""))
+            repo.tag_history.record(tag, self.clock(), "", self.tag_history_limit())
             if self.on_change is not None:
                 self.on_change("tag-delete", name, tag, repo.manifests.get(digest))
 

@@ -134,11 +134,36 @@ def send(client: Client, request: FuzzRequest) -> Any:
     return client.open(WerkzeugRequest(environ))
 
 
+MANIFEST_TYPES = frozenset({OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json",
+                            "application/vnd.docker.distribution.manifest.list.v2+json"})
+
+
+def accepted_invalid_manifest(request: FuzzRequest, status: int) -> Optional[str]:
+    """A manifest PUT answered 2xx although the spec forbids the manifest: not a JSON object with
+    schemaVersion 2, or pushed with a Content-Type that is not a manifest type or not its mediaType
+    (distribution-spec "Pushing Manifests"; parameters are ignored, as the registry SHOULD)."""
+    if request.method != "PUT" or "/manifests/" not in request.path or not 200 <= status < 300:
+        return None
+    document = _json(request.body)
+    if not isinstance(document, dict) or document.get("schemaVersion") != 2:
+        return f"accepted a manifest that is not a schemaVersion 2 JSON object: {request}"
+    content_type = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    declared = document.get("mediaType")
+    if content_type not in MANIFEST_TYPES or (declared is not None and declared != content_type):
+        return f"accepted a manifest pushed as {content_type!r} with mediaType {declared!r}: {request}"
+    return None
+
+
 def answer_problems(registry: Registry, request: FuzzRequest, response: Any) -> List[str]:
     """How an answer breaks the rules: a 500 nobody asked for, an error body that is not the
-    spec's JSON or uses a code outside the spec's list (plus EXTENSION_UNKNOWN)."""
+    spec's JSON or uses a code outside the spec's list (plus EXTENSION_UNKNOWN), a manifest the
+    spec forbids accepted (when the registry checks Content-Type, as it does by default)."""
     status = response.status_code
     problems: List[str] = []
+    if registry.settings.manifest_content_type_check:
+        accepted = accepted_invalid_manifest(request, status)
+        if accepted is not None:
+            problems.append(accepted)
     if registry.server_errors:
         problems.append(f"server error {registry.server_errors[-1]!r} for {request}")
         registry.server_errors.clear()

@@ -85,7 +85,8 @@ def test_rate_limits_at_run_time(registry):
     assert added.status_code == 201
     assert client.get(MANIFEST).status_code == 200
     assert client.get(MANIFEST).status_code == 429
-    assert client.get(f"{API}/rate-limits").json == {"rate_limits": [{"id": "tight", "limit": 1, "name": "tight"}]}
+    assert client.get(f"{API}/rate-limits").json == {"rate_limits": [
+        {"id": "tight", "limit": 1, "name": "tight", "windows": 1, "windows_dropped": 0}]}
     client.delete(f"{API}/rate-limits/tight")
     assert client.get(MANIFEST).status_code == 200
 

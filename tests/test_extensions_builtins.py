@@ -164,6 +164,7 @@ def test_history_start_and_end_bound_the_records_inclusively(registry: Registry,
 
 def test_history_answers_at_most_1000_records_oldest_first(registry: Registry, client: Client) -> None:
     registry.extensions.enable("history")
+    registry.configure(tag_history_limit=2000)  # more kept than one answer shows
     config = registry.push_blob("demo/app", b"{}")
     manifests = [registry.push_manifest("demo/app", {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                                                      "config": {"mediaType": OCI_CONFIG, "digest": config, "size": 2},
@@ -176,6 +177,24 @@ def test_history_answers_at_most_1000_records_oldest_first(registry: Registry, c
     assert len(records) == 1000
     assert records[0] == {"updateTimestamp": "2024-01-01T00:00:01.000Z", "digest": manifests[0]}
     assert records[-1]["updateTimestamp"] == "2024-01-01T00:16:40.000Z"
+
+
+def test_history_keeps_the_latest_moves_within_tag_history_limit(registry: Registry, client: Client) -> None:
+    registry.extensions.enable("history")
+    registry.configure(tag_history_limit=10)
+    config = registry.push_blob("demo/app", b"{}")
+    manifests = [registry.push_manifest("demo/app", {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                                                     "config": {"mediaType": OCI_CONFIG, "digest": config, "size": 2},
+                                                     "layers": [], "annotations": {"n": str(i)}})
+                 for i in range(2)]
+    for move in range(25):
+        registry.clock.advance(1)
+        registry.push_manifest("demo/app", registry.manifest("demo/app", manifests[move % 2]).body, tags="flip")
+    records = history(client, "/v2/demo/app/_chainguard/history/flip")
+    assert len(records) == 10
+    assert records[0] == {"updateTimestamp": "2024-01-01T00:00:16.000Z", "digest": manifests[1]}
+    assert records[-1] == {"updateTimestamp": "2024-01-01T00:00:25.000Z", "digest": manifests[0]}
+    assert registry.store.repositories["demo/app"].tag_history.dropped == 15
 
 
 def test_history_errors(registry: Registry, client: Client, push: Pusher) -> None:

@@ -188,6 +188,11 @@ def test_manifest_without_media_type_field_is_served_with_the_pushed_content_typ
     content = image("plain", declare_media_type=False, media_type=DOCKER_MANIFEST)
     for data in content.blobs.values():
         registry.push_blob("demo/app", data)
+    # The reference registry requires a Docker manifest's mediaType field (tests/test_manifest_content_type.py);
+    # the lenient setting accepts it, and the pushed type is what a pull gets.
+    refused = client.put("/v2/demo/app/manifests/t", data=content.body, headers={"Content-Type": DOCKER_MANIFEST})
+    assert refused.status_code == 400
+    registry.configure(manifest_content_type_check=False)
     response = client.put("/v2/demo/app/manifests/t", data=content.body, headers={"Content-Type": DOCKER_MANIFEST})
     assert response.status_code == 201
     assert client.get("/v2/demo/app/manifests/t").headers["Content-Type"] == DOCKER_MANIFEST

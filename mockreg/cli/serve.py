@@ -23,7 +23,7 @@ from ..requestlog import FORMATS, RequestLog, timestamp
 from ..server import LiveServer
 from ..settings import Settings, coerce
 from ..tls import ServerTls, TlsError, client_hints, default_directory, from_files, self_signed
-from . import check_clients, notify_options
+from . import check_clients, connection_options, notify_options
 from .auth_options import USER_FORM, auth_config
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
 
@@ -89,6 +89,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--ready-file", type=Path, metavar="PATH",
                         help="also write the URL to PATH once serving, and remove it on shutdown "
                              "(e.g. --ready-file /tmp/mockreg.url)")
+    connection_options.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -99,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     tls = _tls(args)
     log = None if args.quiet else RequestLog(registry, sys.stderr, args.log_format)
     try:
-        server = LiveServer(log or registry, args.host, args.port, tls.context if tls else None)
+        server = LiveServer(log or registry, args.host, args.port, tls.context if tls else None,
+                            limits=connection_options.limits_from(args))
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", FAILURE) from None
     if not _is_loopback(args.host):

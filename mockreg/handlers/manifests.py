@@ -51,7 +51,7 @@ def put(registry: "Registry", request: Request, name: str, reference_: str) -> R
     digest = digests.of(body, algorithm)
     if by_digest and digest != reference_:
         raise RegistryError("DIGEST_INVALID", f"manifest has digest {digest}, not {reference_}")
-    parsed = manifests.parse(body, request.header("Content-Type"))
+    parsed = manifests.parse(body, request.header("Content-Type"), registry.settings.manifest_content_type_check)
     stored = StoredManifest(digest, parsed.media_type, body, parsed)
     with registry.store.lock:  # check and write as one step, or two conditional writers both win
         _check_preconditions(registry, request, name, reference_)
