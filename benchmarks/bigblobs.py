@@ -87,7 +87,7 @@ def pull(host_port: str, repo: str, digest: str, size: int) -> Transfer:
     connection = connect(host_port)
     buffers = [memoryview(bytearray(PULL_SLICE)) for _ in range(3)]  # reading, queued, hashing
     hasher = hashlib.sha256()
-    slices: "queue.Queue[Optional[memoryview]]" = queue.Queue(maxsize=1)
+    slices: queue.Queue[Optional[memoryview]] = queue.Queue(maxsize=1)
     worker = threading.Thread(target=_hash_slices, args=(hasher, slices), daemon=True)
     worker.start()
     received = 0
@@ -114,7 +114,7 @@ def pull(host_port: str, repo: str, digest: str, size: int) -> Transfer:
     return Transfer(size / elapsed)
 
 
-def _hash_slices(hasher: Any, slices: "queue.Queue[Optional[memoryview]]") -> None:
+def _hash_slices(hasher: Any, slices: queue.Queue[Optional[memoryview]]) -> None:
     while True:
         piece = slices.get()
         if piece is None:

@@ -30,14 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import hypothesis.core  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from werkzeug.test import Client  # noqa: E402
-
 import test_fuzz_stateful as stateful  # noqa: E402
 from fuzz_support import answer_problems, bearer_tokens, fuzz_requests, send  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from stress_workload import run as run_stress  # noqa: E402
+from werkzeug.test import Client  # noqa: E402
+
 from mockreg.invariants import check_invariants  # noqa: E402
 from mockreg.server import LiveServer  # noqa: E402
-from stress_workload import run as run_stress  # noqa: E402
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Tally:
     bad_answers: List[str] = field(default_factory=list)
     violations: List[str] = field(default_factory=list)
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         self.requests += other.requests
         self.server_errors += other.server_errors
         self.bad_answers += other.bad_answers
@@ -81,7 +81,7 @@ def stateful_round(machine: Any, examples: int, steps: int) -> Tally:
                                          database=None, suppress_health_check=list(HealthCheck))
     try:
         Counted.TestCase().runTest()
-    except Exception as exc:  # noqa: BLE001 - any failure is a finding to report
+    except Exception as exc:
         tally.violations.append(f"{machine.__name__}: {exc}"[:4000])
     return tally
 

@@ -4,7 +4,8 @@ loopback one, measured in one run.
     python -m benchmarks.plugin_costs [--quick]
 
 Targets (issue "pytest plugin"): a fresh registry <= 0.2 ms; an in-process request <= 1/3 of a
-loopback request through the same client.
+loopback request through the same client. Issue 16: a pytest session that uses no mockreg
+fixture pays <= 10 ms for the plugin (it is loaded into every session where mockreg is installed).
 """
 
 from __future__ import annotations
@@ -136,6 +137,46 @@ def journal_cost(number: int) -> Tuple[float, float]:
     return per_call(call(plain), number), per_call(call(journaled), number)
 
 
+# What the plugin's import costs in a fresh interpreter that already imported pytest (as a pytest
+# session has when it loads plugins); "used" adds what the fixtures import when a test asks for them.
+_IMPORT_PROBE = """
+import sys, time
+import pytest
+start = time.perf_counter()
+import mockreg.pytest_plugin
+if sys.argv[1] == "used":
+    import mockreg.session, mockreg.inprocess, mockreg.server, mockreg.scenario
+print(time.perf_counter() - start)
+"""
+
+
+def plugin_import_seconds(used: bool, repeat: int = 5) -> float:
+    """Best-of-`repeat` seconds to import the plugin (and, if `used`, what its fixtures import)."""
+    command = [sys.executable, "-c", _IMPORT_PROBE, "used" if used else "unused"]
+    return min(float(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+               for _ in range(repeat))
+
+
+def session_with_and_without_plugin(repeat: int = 5) -> Tuple[float, float]:
+    """Best wall seconds of a one-test pytest session that uses no mockreg fixture, with the plugin
+    loaded (its entry point) and with `-p no:mockreg`, run in alternation."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_plain.py"]
+        best_with = best_without = float("inf")
+        for _ in range(repeat):
+            for plugin_off, in ((False,), (True,)):
+                started = time.perf_counter()
+                subprocess.run(base + (["-p", "no:mockreg"] if plugin_off else []), check=True, cwd=folder,
+                               stdout=subprocess.DEVNULL)
+                took = time.perf_counter() - started
+                if plugin_off:
+                    best_without = min(best_without, took)
+                else:
+                    best_with = min(best_with, took)
+    return best_with, best_without
+
+
 _TIMING_CONFTEST = """
 import json, os, time
 from collections import defaultdict
@@ -194,7 +235,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     quick = parser.parse_args(argv).quick
     number = 200 if quick else 2000
 
-    print("Fresh registry (target <= 200 us)")
+    print("Plugin import in a pytest session (target: unused <= 10 ms)")
+    repeat = 3 if quick else 7
+    unused = plugin_import_seconds(False, repeat)
+    print(f"  {'import mockreg.pytest_plugin, no fixture used':58s} {unused * 1e3:8.2f} ms")
+    print(f"  {'... and what the fixtures import once a test uses one':58s} "
+          f"{plugin_import_seconds(True, repeat) * 1e3:8.2f} ms")
+    with_plugin, without = session_with_and_without_plugin(repeat)
+    print(f"  {'one-test session: with plugin / -p no:mockreg':58s} {with_plugin * 1e3:8.1f} ms / "
+          f"{without * 1e3:.1f} ms (+{(with_plugin - without) * 1e3:.1f} ms)")
+
+    print("\nFresh registry (target <= 200 us)")
     for label, seconds in registry_costs(number):
         print(f"  {label:58s} {seconds * 1e6:8.1f} us")
 

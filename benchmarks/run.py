@@ -23,9 +23,9 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import procs  # noqa: E402
-from benchmarks.report import Results, Row  # noqa: E402
-from benchmarks.sections import Benchmark, Plan  # noqa: E402
+from benchmarks import procs
+from benchmarks.report import Results, Row
+from benchmarks.sections import Benchmark, Plan
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -47,7 +47,8 @@ def many_images(directory: Path) -> Path:
     for repo in range(10):
         lines += [f"  bench/repo{repo}:", "    images:"]
         for image in range(10):
-            lines.append(f"      - {{tags: [v{image}], layers: [{{size: 1024}}, {{size: 2048}}, {{text: layer{image}}}]}}")
+            lines.append(f"      - {{tags: [v{image}], "
+                         f"layers: [{{size: 1024}}, {{size: 2048}}, {{text: layer{image}}}]}}")
     path = directory / "many.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -77,7 +78,8 @@ def main() -> int:
             start = time.perf_counter()
             scenario.apply(Registry())
             applies.append(time.perf_counter() - start)
-        child = subprocess.run([sys.executable, "-c", _CHILD.format(root=str(ROOT), path=str(large_layer(Path(tmp), size)))],
+        code = _CHILD.format(root=str(ROOT), path=str(large_layer(Path(tmp), size)))
+        child = subprocess.run([sys.executable, "-c", code],
                                check=True, capture_output=True, text=True)
         seconds, extra = (float(x) for x in child.stdout.split())
     figures = {

@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional
 import mockreg
 from mockreg import Registry
 
-from . import bigblobs, in_process, limits, procs, wire
+from . import bigblobs, in_process, limits, plugin_costs, procs, wire
 from .report import Ratio, Results, Row
 
 MB = 1e6
@@ -83,6 +83,11 @@ class Benchmark:
                 started = time.perf_counter()
                 procs.start_peer(self.peer_binary).stop()
                 self.results.add(peer, 1e3 * (time.perf_counter() - started))
+        unused = self.declare("mockreg.plugin.import_unused", "import the pytest plugin, no fixture used", "ms")
+        used = self.declare("mockreg.plugin.import_used", "import the plugin and what its fixtures import", "ms")
+        for _ in self.repetitions():
+            self.results.add(unused, 1e3 * plugin_costs.plugin_import_seconds(False, repeat=3))
+            self.results.add(used, 1e3 * plugin_costs.plugin_import_seconds(True, repeat=3))
         fresh = self.declare("mockreg.pertest.registry", "fresh Registry() per test", "µs")
         swap = self.declare("mockreg.pertest.swap", "session LiveServer.app = registry", "µs")
         ready = self.declare("mockreg.pertest.live_ready", "live server thread ready (start → first 200), in pytest",
@@ -94,6 +99,8 @@ class Benchmark:
             self.results.add(ready, 1e3 * seconds)
         return [
             Row(serve, peer_key(peer, self.peer), bare, (Ratio(serve, bare, "to bare import", "<= 1.3"),)),
+            Row(unused, ratios=(Ratio(unused, 10.0, "to 10 ms", "<= 1"),)),
+            Row(used),
             Row(fresh, ratios=(Ratio(fresh, 200.0, "to 200 µs", "<= 1"),)),
             Row(swap),
             Row(ready, ratios=(Ratio(ready, 5.0, "to 5 ms", "<= 1"),)),
@@ -270,7 +277,7 @@ class Benchmark:
                     self.results.add(inside, 1e6 * seconds)
                     for server in self.servers():
                         send = session.request if client == "requests" else live_httpx.request
-                        seconds = in_process.loop(lambda m, u: send(m, u, headers=headers), request.method,
+                        seconds = in_process.loop(lambda m, u, send=send: send(m, u, headers=headers), request.method,
                                                   f"http://{server.host_port}{request.path}", count)
                         self.results.add(live[server.name], 1e6 * seconds)
                 ratios = (Ratio(inside, live["mockreg"], "to mockreg loopback", "< 1"),)

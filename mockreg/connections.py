@@ -65,7 +65,7 @@ class ConnectionTable:
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
-        self._open: Set["_Connection"] = set()
+        self._open: Set[_Connection] = set()
         self._lock = threading.Lock()
         self._closing = 0  # connections hung up on whose threads have not ended yet
         self.refused = 0  # clients turned away because every connection was busy
@@ -75,11 +75,11 @@ class ConnectionTable:
     def __len__(self) -> int:
         return len(self._open)
 
-    def snapshot(self) -> List["_Connection"]:
+    def snapshot(self) -> List[_Connection]:
         with self._lock:
             return list(self._open)
 
-    def admit(self, connection: "_Connection") -> bool:
+    def admit(self, connection: _Connection) -> bool:
         """Take a new connection in, closing the longest-waiting idle one at the bound; False if full."""
         bound = self.limits.max_connections
         with self._lock:
@@ -96,7 +96,7 @@ class ConnectionTable:
             self._open.add(connection)
         return True
 
-    def forget(self, connection: "_Connection") -> None:
+    def forget(self, connection: _Connection) -> None:
         with self._lock:
             if connection in self._open:
                 self._open.discard(connection)
@@ -131,7 +131,7 @@ class ConnectionTable:
             sock.close()
 
 
-def hang_up(connection: "_Connection") -> None:
+def hang_up(connection: _Connection) -> None:
     """Shut a connection's socket so its thread's blocked read ends (TLS sockets too)."""
     try:
         socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)

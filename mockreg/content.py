@@ -15,7 +15,9 @@ import gzip
 import io
 import json
 import random
+import struct
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -61,7 +63,7 @@ class Descriptor:
             document["platform"] = dict(self.platform)
         return document
 
-    def bare(self) -> "Descriptor":
+    def bare(self) -> Descriptor:
         """Only media type, digest and size: the form a `subject` field takes."""
         return Descriptor(self.media_type, self.digest, self.size)
 
@@ -98,7 +100,8 @@ class _ManifestBytes:
 
     @property
     def json(self) -> Dict[str, Any]:
-        return json.loads(self.manifest)
+        document: Dict[str, Any] = json.loads(self.manifest)
+        return document
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class Index(_ManifestBytes):
 
     manifest: bytes = field(repr=False)
     media_type: str
-    manifests: Tuple[Union[Image, "Index", Descriptor], ...]
+    manifests: Tuple[Union[Image, Index, Descriptor], ...]
     artifact_type: Optional[str] = None
     digest: str = field(init=False)
 
@@ -190,14 +193,33 @@ def tar_layer(files: Mapping[str, Union[bytes, str]], compress: bool = False) ->
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for path in sorted(files):
-            data = files[path].encode() if isinstance(files[path], str) else files[path]
+            content = files[path]
+            data = content.encode() if isinstance(content, str) else content
             info = tarfile.TarInfo(path.lstrip("/"))
+            # Every header field set explicitly: owner, group and type must not depend on defaults.
             info.size, info.mode, info.mtime = len(data), 0o644, 0
-            archive.addfile(info, io.BytesIO(data))  # type: ignore[arg-type]
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.type = tarfile.REGTYPE
+            archive.addfile(info, io.BytesIO(data))
     data = buffer.getvalue()
     if compress:
-        return Blob(gzip.compress(data, mtime=0), OCI_LAYER_GZIP)
+        return Blob(gzip_bytes(data), OCI_LAYER_GZIP)
     return Blob(data, OCI_LAYER)
+
+
+# gzip member header (RFC 1952 §2.3): magic, CM=deflate, no flags, MTIME=0, XFL=2 (maximum
+# compression), OS=255 (unknown). `gzip.compress` writes OS=3 on 3.11/3.12 and 255 on 3.9/3.10/3.13
+# (gh-112346), so the same layer would get another digest on another Python: mockreg writes the
+# header itself. These bytes equal what `gzip.compress(data, mtime=0)` gives on 3.9/3.10/3.13.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x02\xff"
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """`data` as one gzip member, byte-identical on every Python: fixed header, level 9 deflate."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY)
+    body = compressor.compress(data) + compressor.flush()
+    return _GZIP_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 # -- manifests ------------------------------------------------------------------------------
@@ -273,7 +295,7 @@ def build_multiplatform(platforms: Sequence[str] = DEFAULT_PLATFORMS, layers: Se
 
 
 # -- pushing --------------------------------------------------------------------------------
-def push(registry: "Registry", repository: str, content: Content, tags: Union[str, Sequence[str]] = ()) -> Content:
+def push(registry: Registry, repository: str, content: Content, tags: Union[str, Sequence[str]] = ()) -> Content:
     """Store `content` and everything it references in `repository`; tag the top manifest."""
     if isinstance(content, Blob):
         registry.push_blob(repository, content.data)
@@ -289,7 +311,7 @@ def push(registry: "Registry", repository: str, content: Content, tags: Union[st
     return content
 
 
-def push_image(registry: "Registry", reference: str, layers: Sequence[LayerSpec] = (1024,), **options: Any) -> Image:
+def push_image(registry: Registry, reference: str, layers: Sequence[LayerSpec] = (1024,), **options: Any) -> Image:
     """Build an image (see `build_image` for `options`) and push it to "repo[:tag]"."""
     repository, tags = split_reference(reference)
     image = build_image(layers, **options)
@@ -297,7 +319,7 @@ def push_image(registry: "Registry", reference: str, layers: Sequence[LayerSpec]
     return image
 
 
-def push_index(registry: "Registry", reference: str, platforms: Sequence[str] = DEFAULT_PLATFORMS,
+def push_index(registry: Registry, reference: str, platforms: Sequence[str] = DEFAULT_PLATFORMS,
                layers: Sequence[LayerSpec] = (1024,), **options: Any) -> Index:
     """Build a multi-platform index (see `build_multiplatform`) and push it to "repo[:tag]"."""
     repository, tags = split_reference(reference)
@@ -306,7 +328,7 @@ def push_index(registry: "Registry", reference: str, platforms: Sequence[str] = 
     return index
 
 
-def push_artifact(registry: "Registry", reference: str, artifact_type: str, blobs: Sequence[LayerSpec] = (), *,
+def push_artifact(registry: Registry, reference: str, artifact_type: str, blobs: Sequence[LayerSpec] = (), *,
                   subject: Union[SubjectSpec, str, None] = None, fallback_tag: Optional[bool] = None,
                   **options: Any) -> Image:
     """Build an artifact (see `build_artifact`) and push it to "repo[:tag]".
@@ -326,7 +348,7 @@ def push_artifact(registry: "Registry", reference: str, artifact_type: str, blob
     return artifact
 
 
-def add_to_referrers_tag(registry: "Registry", repository: str, referrer: Union[Image, Index]) -> Index:
+def add_to_referrers_tag(registry: Registry, repository: str, referrer: Union[Image, Index]) -> Index:
     """Add `referrer` to the index its subject's fallback tag (`sha256-<hex>`) points at."""
     subject = json.loads(referrer.manifest).get("subject")
     if not subject:

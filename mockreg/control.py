@@ -65,17 +65,17 @@ def _body(request: Request) -> Dict[str, Any]:
     return payload
 
 
-def _checked(registry: "Registry") -> None:
+def _checked(registry: Registry) -> None:
     if not registry.control_api:
         raise RegistryError("UNSUPPORTED", "the control API is off", status=404, message="not found")
 
 
-def index(registry: "Registry", request: Request) -> Response:
+def index(registry: Registry, request: Request) -> Response:
     _checked(registry)
     return _json({"endpoints": ENDPOINTS})
 
 
-def reset(registry: "Registry", request: Request) -> Response:
+def reset(registry: Registry, request: Request) -> Response:
     _checked(registry)
     registry.reset()
     for layer in (faults.find(registry), ratelimit.find(registry)):
@@ -87,7 +87,7 @@ def reset(registry: "Registry", request: Request) -> Response:
     return _json({"reset": True})
 
 
-def settings(registry: "Registry", request: Request) -> Response:
+def settings(registry: Registry, request: Request) -> Response:
     _checked(registry)
     if request.method == "POST":
         try:
@@ -97,7 +97,7 @@ def settings(registry: "Registry", request: Request) -> Response:
     return _json(dataclasses.asdict(registry.settings))
 
 
-def scenario(registry: "Registry", request: Request) -> Response:
+def scenario(registry: Registry, request: Request) -> Response:
     """Load a scenario file the server can read (client and server share a machine)."""
     _checked(registry)
     body = _body(request)
@@ -112,7 +112,7 @@ def scenario(registry: "Registry", request: Request) -> Response:
     return _json({"loaded": body["path"], "repositories": sorted(loaded.repositories)})
 
 
-def fault_rules(registry: "Registry", request: Request, rule_id: Optional[str] = None) -> Response:
+def fault_rules(registry: Registry, request: Request, rule_id: Optional[str] = None) -> Response:
     _checked(registry)
     layer = faults.layer_of(registry)
     changed = _add_or_remove(request, layer, rule_id, faults.FaultRule.from_dict, layer.rules, "faults")
@@ -125,7 +125,7 @@ def fault_rules(registry: "Registry", request: Request, rule_id: Optional[str] =
     return _json(listed[0] if rule_id else {"faults": listed})
 
 
-def rate_limits(registry: "Registry", request: Request, limit_id: Optional[str] = None) -> Response:
+def rate_limits(registry: Registry, request: Request, limit_id: Optional[str] = None) -> Response:
     _checked(registry)
     layer = ratelimit.layer_of(registry)
     changed = _add_or_remove(request, layer, limit_id, ratelimit.RateLimit.from_dict, layer.limits, "rate-limits")
@@ -162,14 +162,14 @@ def _remove(layer: Any, item_id: Optional[str]) -> None:
         raise _bad(str(exc.args[0]), status=404) from None
 
 
-def clock(registry: "Registry", request: Request) -> Response:
+def clock(registry: Registry, request: Request) -> Response:
     _checked(registry)
     if request.method == "POST":
         _move_clock(registry, _body(request))
     return _json({"now": registry.clock(), "frozen": registry.clock.frozen})
 
 
-def _move_clock(registry: "Registry", change: Dict[str, Any]) -> None:
+def _move_clock(registry: Registry, change: Dict[str, Any]) -> None:
     unknown = sorted(set(change) - {"advance", "freeze", "unfreeze"})
     if unknown or len(change) != 1:
         raise _bad("POST one of {\"advance\": SECONDS}, {\"freeze\": true or TIMESTAMP}, {\"unfreeze\": true}")
@@ -194,7 +194,7 @@ def _move_clock(registry: "Registry", change: Dict[str, Any]) -> None:
         raise _bad(f"unfreeze takes true, got {value!r}")
 
 
-def _journal_of(registry: "Registry") -> Any:
+def _journal_of(registry: Registry) -> Any:
     # Duck-typed so the control API does not install a journal where none is kept.
     return next((layer for layer in registry.layers if type(layer).__name__ == "Journal"), None)
 
@@ -212,7 +212,7 @@ def _entry(entry: Any) -> Dict[str, Any]:
     return found
 
 
-def journal(registry: "Registry", request: Request) -> Response:
+def journal(registry: Registry, request: Request) -> Response:
     _checked(registry)
     kept = _journal_of(registry)
     if kept is None:
@@ -221,7 +221,7 @@ def journal(registry: "Registry", request: Request) -> Response:
     return _json({"entries": [_entry(entry) for entry in kept.entries]})
 
 
-def client_checks(registry: "Registry", request: Request) -> Response:
+def client_checks(registry: Registry, request: Request) -> Response:
     """Violations found so far, `?level=MUST|SHOULD|INTEROP` (default INTEROP: all)."""
     _checked(registry)
     kept = _journal_of(registry)
@@ -236,7 +236,7 @@ def client_checks(registry: "Registry", request: Request) -> Response:
     return _json({"level": level, "violations": [violation.to_dict() for violation in found]})
 
 
-def notifications(registry: "Registry", request: Request, endpoint: Optional[str] = None) -> Response:
+def notifications(registry: Registry, request: Request, endpoint: Optional[str] = None) -> Response:
     _checked(registry)
     from .events import control as events_control  # the events package loads only when used
     if request.method == "POST":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable, Dict
+from typing import Callable, Dict, Union
 
 # algorithm ":" encoded, as in image-spec descriptor.md.
 DIGEST_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
@@ -14,7 +14,7 @@ _ENCODED_FORM = {
     "sha256": re.compile(r"^[a-f0-9]{64}$"),
     "sha512": re.compile(r"^[a-f0-9]{128}$"),
 }
-_HASHERS: Dict[str, Callable[..., "hashlib._Hash"]] = {
+_HASHERS: Dict[str, Callable[..., hashlib._Hash]] = {
     "sha256": hashlib.sha256,
     "sha512": hashlib.sha512,
 }
@@ -46,16 +46,16 @@ def parse(digest: str, algorithms: frozenset = frozenset(_HASHERS)) -> str:
     return algorithm
 
 
-def new_hasher(algorithm: str) -> "hashlib._Hash":
+def new_hasher(algorithm: str) -> hashlib._Hash:
     return _hasher(algorithm)()
 
 
-def of(data: bytes, algorithm: str = "sha256") -> str:
+def of(data: Union[bytes, bytearray, memoryview], algorithm: str = "sha256") -> str:
     """The digest of `data`; DigestError for an algorithm other than sha256 or sha512."""
     return f"{algorithm}:{_hasher(algorithm)(data).hexdigest()}"
 
 
-def _hasher(algorithm: str) -> Callable[..., "hashlib._Hash"]:
+def _hasher(algorithm: str) -> Callable[..., hashlib._Hash]:
     try:
         return _HASHERS[algorithm]
     except KeyError:

@@ -134,7 +134,7 @@ class FaultRule:
                               "drop_after, corrupt, digest_header, drop_headers, redirect or warnings")
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "FaultRule":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> FaultRule:
         return from_mapping(cls, mapping, "fault")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -179,7 +179,7 @@ class FaultLayer(Layer):
 
     order = 30
 
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._rules: Dict[str, FaultRule] = {}
         self._counters: Dict[str, _Counter] = {}
@@ -225,7 +225,7 @@ class FaultLayer(Layer):
             return {"calls": counter.calls, "fired": counter.fired}
 
     # -- the Layer ---------------------------------------------------------------------
-    def before(self, registry: "Registry", request: Request, match: Optional[Match]) -> Optional[Response]:
+    def before(self, registry: Registry, request: Request, match: Optional[Match]) -> Optional[Response]:
         if not self._rules:
             return None
         with self._lock:
@@ -244,7 +244,7 @@ class FaultLayer(Layer):
                 return self._redirect(rule, request, match)
         return None
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         fired: Optional[List[FaultRule]] = request.environ.get("mockreg.faults")
         if not fired:
@@ -266,7 +266,7 @@ class FaultLayer(Layer):
         return empty(307, [("Location", location)])
 
 
-def storage_get(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def storage_get(registry: Registry, request: Request, name: str, digest: str) -> Response:
     """A redirect target like a presigned storage URL: no auth, but it expires on the clock."""
     expires = request.arg("expires") or ""
     if not expires.isdigit() or registry.clock() > int(expires):
@@ -378,11 +378,11 @@ def _dripped(body: Iterable[bytes], size: int, interval: float) -> Iterator[byte
             yield chunk[start:start + size]
 
 
-def find(registry: "Registry") -> Optional[FaultLayer]:
+def find(registry: Registry) -> Optional[FaultLayer]:
     return next((layer for layer in registry.layers if isinstance(layer, FaultLayer)), None)
 
 
-def layer_of(registry: "Registry") -> FaultLayer:
+def layer_of(registry: Registry) -> FaultLayer:
     """The registry's fault layer, installed on first use."""
     layer = find(registry)
     if layer is None:

@@ -146,7 +146,7 @@ class _PipelinedHasher:
     def __init__(self, hasher: Any, inline_first: bool) -> None:
         self._hasher = hasher
         self._first = inline_first
-        self._slices: "Optional[queue.Queue[Optional[bytes]]]" = None
+        self._slices: Optional[queue.Queue[Optional[bytes]]] = None
         self._thread: Optional[threading.Thread] = None
         self._failure: Optional[BaseException] = None
 

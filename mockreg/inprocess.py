@@ -68,7 +68,10 @@ class RequestsRouter:
             self._prefixes.append(prefix)
             pattern = re.compile(re.escape(prefix) + r"(?:[/?#].*)?\Z", re.IGNORECASE | re.DOTALL)
             for method in METHODS:
-                self.mock.add_callback(method, pattern, callback=self._call_app, content_type=None)
+                # A list of header pairs (so repeated headers survive): responses accepts it, though
+                # its annotation says Mapping.
+                self.mock.add_callback(method, pattern, callback=self._call_app,  # type: ignore[arg-type]
+                                       content_type=None)
         return prefix
 
     def allow(self, prefix: str) -> None:
@@ -76,7 +79,7 @@ class RequestsRouter:
         self._allowed.append(prefix)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "RequestsRouter":
+    def start(self) -> RequestsRouter:
         if self._patcher is None:
             original = requests.Session.get_adapter
             self._patcher = mock.patch.object(requests.Session, "get_adapter", self._adapter_for(original))
@@ -88,7 +91,7 @@ class RequestsRouter:
             self._patcher.stop()
             self._patcher = None
 
-    def __enter__(self) -> "RequestsRouter":
+    def __enter__(self) -> RequestsRouter:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

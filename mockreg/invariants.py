@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["check_invariants"]
 
 
-def check_invariants(registry: "Registry", *, sparse: Optional[bool] = None,
+def check_invariants(registry: Registry, *, sparse: Optional[bool] = None,
                      open_uploads: bool = True) -> List[str]:
     """Every way the registry's state is inconsistent, one line each; [] when it is whole.
 
@@ -41,8 +41,8 @@ def check_invariants(registry: "Registry", *, sparse: Optional[bool] = None,
     to the registry's `sparse_manifests` setting); the referrers index lists exactly the
     manifests whose `subject` names each digest, with their current descriptors; each linked
     blob is stored, each stored blob is linked (the link counts agree) and its bytes match its
-    digest; each open upload is unfinished, within `max_upload_size`, its running hash agrees with its bytes, and at most
-    `max_upload_sessions` are open. With `open_uploads=False` any open upload is a leak, as
+    digest; each open upload is unfinished, within `max_upload_size`, its running hash agrees
+    with its bytes, and at most `max_upload_sessions` are open. With `open_uploads=False` any open upload is a leak, as
     after a run whose clients finished or cancelled everything they started.
 
     A blob deleted while a manifest still names it is reported: real registries allow that
@@ -109,9 +109,9 @@ def _check_manifests(name: str, repo: Repository, store: Store, allow_dangling: 
 def _check_referrers(name: str, repo: Repository, problems: List[str]) -> None:
     expected: Dict[str, Dict[str, object]] = {}
     for digest, manifest in repo.manifests.items():
-        subject = manifest.parsed.subject
-        if subject is not None:
-            expected.setdefault(subject.digest, {})[digest] = \
+        declared = manifest.parsed.subject
+        if declared is not None:
+            expected.setdefault(declared.digest, {})[digest] = \
                 manifest.parsed.referrer_descriptor(digest, len(manifest.body))
     for subject in sorted(set(expected) | set(repo.referrers)):
         indexed = repo.referrers.get(subject)
@@ -135,7 +135,7 @@ def _check_blobs(store: Store, links: Dict[str, int], problems: List[str]) -> No
             problems.append(f"blob {digest} holds bytes of another digest")
 
 
-def _check_uploads(registry: "Registry", store: Store, open_uploads: bool, problems: List[str]) -> None:
+def _check_uploads(registry: Registry, store: Store, open_uploads: bool, problems: List[str]) -> None:
     settings = registry.settings
     if settings.max_upload_sessions and len(store.uploads) > settings.max_upload_sessions:
         problems.append(f"{len(store.uploads)} uploads are open, over max_upload_sessions "

@@ -182,7 +182,7 @@ class Journal(Layer):
             raise ValueError(f"the journal needs room for at least one entry, got maxlen={maxlen}")
         self._entries: Deque[Entry] = deque(maxlen=maxlen)
         self._seq = itertools.count(1)
-        self.checks: Optional["ClientChecks"] = None  # client checks, when on (see `check_clients`)
+        self.checks: Optional[ClientChecks] = None  # client checks, when on (see `check_clients`)
 
     @property
     def maxlen(self) -> int:
@@ -320,13 +320,13 @@ class Journal(Layer):
 
     # -- client checks (docs/client-checks.md) --------------------------------------------------
     def check_clients(self, rules: Optional[Iterable[str]] = None, ignore: Iterable[str] = (),
-                      on_violation: Optional[Callable[["Violation"], None]] = None) -> "ClientChecks":
+                      on_violation: Optional[Callable[[Violation], None]] = None) -> ClientChecks:
         """Grade clients against the client rules from now on (all rules, or those named by id)."""
         from .checks import ClientChecks  # loaded only by those who ask for checks
         self.checks = ClientChecks(rules, ignore, on_violation)
         return self.checks
 
-    def violations(self, level: str = "INTEROP") -> List["Violation"]:
+    def violations(self, level: str = "INTEROP") -> List[Violation]:
         """Client rules broken so far at `level` ("MUST", "SHOULD" or "INTEROP") and stricter."""
         if self.checks is None:
             raise RuntimeError("client checks are off: call journal.check_clients() first, or use the pytest "

@@ -20,9 +20,9 @@ class Layer:
     `after` runs in reverse order on every response, errors included, and may replace it.
     """
 
-    def before(self, registry: "Registry", request: Request, match: Optional[Match]) -> Optional[Response]:
+    def before(self, registry: Registry, request: Request, match: Optional[Match]) -> Optional[Response]:
         return None
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         return response

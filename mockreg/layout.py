@@ -43,7 +43,7 @@ class ImportedLayout:
     blobs: List[str] = field(default_factory=list)
 
 
-def import_layout(registry: "Registry", source: PathLike, repository: str,
+def import_layout(registry: Registry, source: PathLike, repository: str,
                   tag: Optional[str] = None) -> ImportedLayout:
     """Copy every manifest reachable from the layout's index.json into `repository`.
 
@@ -79,7 +79,7 @@ def import_layout(registry: "Registry", source: PathLike, repository: str,
 
 
 class _Importer:
-    def __init__(self, staging: "Registry", reader: "_Reader", repository: str, result: ImportedLayout) -> None:
+    def __init__(self, staging: Registry, reader: _Reader, repository: str, result: ImportedLayout) -> None:
         self.staging, self.reader, self.repository, self.result = staging, reader, repository, result
         self.done: Set[str] = set()
 
@@ -234,7 +234,7 @@ class _open_layout:
             self.archive.close()
 
 
-def export_layout(registry: "Registry", destination: PathLike, repository: Optional[str] = None) -> Path:
+def export_layout(registry: Registry, destination: PathLike, repository: Optional[str] = None) -> Path:
     """Write a repository (or, with no repository, the whole registry) as an OCI image layout.
 
     A destination ending in `.tar` becomes a tar archive, anything else a directory. Tagged
@@ -260,7 +260,7 @@ def export_layout(registry: "Registry", destination: PathLike, repository: Optio
     return path
 
 
-def _collect(registry: "Registry", only: Optional[str]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def _collect(registry: Registry, only: Optional[str]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     store = registry.store
     entries: List[Dict[str, Any]] = []
     blobs: Dict[str, Any] = {}

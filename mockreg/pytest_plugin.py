@@ -9,28 +9,36 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import ssl
 from pathlib import Path
-from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, Iterator, List, Optional, Tuple
 
 import pytest
 
-from .inprocess import DEFAULT_BASE_URL, RequestsRouter, httpx_client
-from .journal import DEFAULT_MAXLEN, Journal
-from .registry import Registry
-from .scenario import Scenario, ScenarioError
-from .server import LiveServer
-from .session import LiveRegistry, ServerErrors, format_server_errors, fresh_registry, idle_app, journal_of
+# Installing mockreg loads this plugin into every pytest session, used or not: so nothing of
+# mockreg beyond this module, and no third-party library, is imported here. Fixtures and hooks
+# import what they need when they run (issue 16: a session that uses no fixture pays <= 10 ms).
+if TYPE_CHECKING:
+    import ssl
 
-_REGISTRY = pytest.StashKey[Registry]()
-_SCENARIO = pytest.StashKey[Optional[Scenario]]()
+    from .inprocess import RequestsRouter
+    from .journal import Journal
+    from .registry import Registry
+    from .scenario import Scenario
+    from .server import LiveServer
+    from .session import LiveRegistry
+
+_REGISTRY = pytest.StashKey["Registry"]()
+_SCENARIO = pytest.StashKey[Optional["Scenario"]]()
 _ERRORS_REPORTED = pytest.StashKey[int]()
 _CHECKS_LEVEL = pytest.StashKey[str]()  # the level at which client checks fail the test
+# The journal's default size, repeated so that registering the ini option imports nothing;
+# tests/test_plugin_fixtures.py checks it equals mockreg.journal.DEFAULT_MAXLEN.
+DEFAULT_JOURNAL_SIZE = 10_000
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockreg_journal_size", "requests each test's journal keeps (oldest dropped first)",
-                  default=str(DEFAULT_MAXLEN))
+                  default=str(DEFAULT_JOURNAL_SIZE))
     parser.addini("mockreg_client_checks", "grade clients against the spec's client rules: off (default), must, "
                   "should or interop fails tests at that level and stricter; lower levels are warnings "
                   "(docs/client-checks.md)", default="off")
@@ -51,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
     """A fresh, empty `Registry` for this test, configured by its `mockreg` markers."""
+    from .session import ServerErrors, fresh_registry
+
     size = request.config.getini("mockreg_journal_size")
     if not str(size).isdigit() or int(size) == 0:
         pytest.fail(f"ini option mockreg_journal_size must be a positive whole number, got {size!r}", pytrace=False)
@@ -75,6 +85,8 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
     """Apply `@pytest.mark.mockreg(scenario=..., **settings)` markers, farthest (module, class)
     first, so the closest wins: each marker's scenario is loaded, then its settings on top.
     Returns the closest scenario, which the `mockreg_scenario` fixture hands to the test."""
+    from .scenario import ScenarioError
+
     closest: Optional[Scenario] = None
     for marker in reversed(list(node.iter_markers("mockreg"))):
         if len(marker.args) > 1:
@@ -107,6 +119,8 @@ def _start_client_checks(node: pytest.Item, registry: Registry) -> None:
     if str(setting).lower() == "off":
         return
     from .checks.pytest_support import level_of
+    from .session import journal_of
+
     try:
         level = level_of(setting, where)
         if level is not None:
@@ -117,12 +131,14 @@ def _start_client_checks(node: pytest.Item, registry: Registry) -> None:
         node.stash[_CHECKS_LEVEL] = level
 
 
-_SCENARIOS = pytest.StashKey[Dict[Tuple[str, float], Scenario]]()
+_SCENARIOS = pytest.StashKey[Dict[Tuple[str, float], "Scenario"]]()
 
 
 def _scenario(node: pytest.Item, path: Any) -> Scenario:
     """The scenario at `path` (absolute, or relative to the test's file, then to the rootdir),
     loaded once per session: content is built once and applied to each test's registry."""
+    from .scenario import Scenario, ScenarioError
+
     candidates = [Path(path)] if Path(path).is_absolute() else [Path(node.path).parent / path,
                                                                node.config.rootpath / path]
     found = next((c for c in candidates if c.is_file()), None)
@@ -139,7 +155,7 @@ def _scenario(node: pytest.Item, path: Any) -> Scenario:
 def mockreg_scenario(request: pytest.FixtureRequest, mockreg: Registry) -> Scenario:
     """The scenario the test's `mockreg` marker loaded, to look digests up:
     `mockreg_scenario.digest("demo/app:1.0")`."""
-    scenario = request.node.stash.get(_SCENARIO, None)
+    scenario: Optional[Scenario] = request.node.stash.get(_SCENARIO, None)
     if scenario is None:
         pytest.fail(f"{request.node.nodeid}: mockreg_scenario needs @pytest.mark.mockreg(scenario=...)",
                     pytrace=False)
@@ -149,6 +165,8 @@ def mockreg_scenario(request: pytest.FixtureRequest, mockreg: Registry) -> Scena
 @pytest.fixture
 def mockreg_journal(mockreg: Registry) -> Journal:
     """The request journal of this test's registry."""
+    from .session import journal_of
+
     return journal_of(mockreg)
 
 
@@ -174,6 +192,9 @@ def mockreg_ssl_context() -> Optional[ssl.SSLContext]:
 def mockreg_live_server(mockreg_listen_address: Tuple[str, int],
                         mockreg_ssl_context: Optional[ssl.SSLContext]) -> Generator[LiveServer, None, None]:
     """The session's threaded live server (one per xdist worker); tests use `mockreg_server`."""
+    from .server import LiveServer
+    from .session import idle_app
+
     host, port = mockreg_listen_address
     try:
         server: Optional[LiveServer] = LiveServer(idle_app, host, port, mockreg_ssl_context)
@@ -190,6 +211,8 @@ def mockreg_live_server(mockreg_listen_address: Tuple[str, int],
 @pytest.fixture
 def mockreg_server(mockreg_live_server: LiveServer, mockreg: Registry) -> Iterator[LiveRegistry]:
     """This test's registry on the session's live server: `.url`, `.host_port`, `.registry`, `.journal`."""
+    from .session import LiveRegistry
+
     live = LiveRegistry(mockreg_live_server, mockreg).serve()
     yield live
     live.release()
@@ -200,7 +223,7 @@ def mockreg_server(mockreg_live_server: LiveServer, mockreg: Registry) -> Iterat
 def mockreg_base_url() -> str:
     """The URL `mockreg_requests` and `mockreg_httpx` answer on; override to change it (a test
     that needs one more host calls `mockreg_requests.add_host`)."""
-    return DEFAULT_BASE_URL
+    return "http://mockreg.test"  # mockreg.inprocess.DEFAULT_BASE_URL, not imported: see above
 
 
 @pytest.fixture
@@ -208,6 +231,8 @@ def mockreg_requests(request: pytest.FixtureRequest, mockreg: Registry,
                      mockreg_base_url: str) -> Iterator[RequestsRouter]:
     """`requests` calls to `mockreg_base_url` (and hosts added with `.add_host`) reach this test's
     registry in process; other hosts pass through unless `.passthrough = False`."""
+    from .inprocess import RequestsRouter
+
     with RequestsRouter(mockreg, [mockreg_base_url]) as router:
         if "mockreg_server" in request.fixturenames:
             router.allow(request.getfixturevalue("mockreg_server").url)
@@ -219,6 +244,8 @@ def mockreg_httpx(mockreg: Registry, mockreg_base_url: str) -> Iterator[Any]:
     """An `httpx.Client` (base URL `mockreg_base_url`) whose requests reach this test's registry in process."""
     if importlib.util.find_spec("httpx") is None:
         pytest.fail("the mockreg_httpx fixture needs httpx: pip install httpx", pytrace=False)
+    from .inprocess import httpx_client
+
     with httpx_client(mockreg, mockreg_base_url) as client:
         yield client
 
@@ -244,11 +271,15 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     """Runs after a test body that passed: a registry exception still fails the test."""
     registry = item.stash.get(_REGISTRY, None)
     if registry is not None and registry.server_errors:
+        from .session import ServerErrors
+
         item.stash[_ERRORS_REPORTED] = len(registry.server_errors)
         raise ServerErrors(registry.server_errors)
     level = item.stash.get(_CHECKS_LEVEL, None)
     if registry is not None and level is not None:
         from .checks.pytest_support import as_properties, judge
+        from .session import journal_of
+
         found, failure = judge(journal_of(registry), level)
         item.user_properties.append(("mockreg_client_checks", as_properties(found)))
         if failure:
@@ -278,12 +309,14 @@ class _ClientCheckTally:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """A test that failed on its own still shows the registry's tracebacks (often the cause)."""
     outcome = yield
     registry = item.stash.get(_REGISTRY, None)
     if call.when != "call" or registry is None or not registry.server_errors:
         return
+    from .session import ServerErrors, format_server_errors
+
     report = outcome.get_result()
     if report.failed and not (call.excinfo is not None and call.excinfo.errisinstance(ServerErrors)):
         item.stash[_ERRORS_REPORTED] = len(registry.server_errors)

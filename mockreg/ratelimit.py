@@ -62,7 +62,7 @@ class RateLimit:
         optional_str(self.name, f"{what} name")
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "RateLimit":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> RateLimit:
         return from_mapping(cls, mapping, "rate limit")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -91,7 +91,7 @@ class RateLimitLayer(Layer):
 
     order = 20
 
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._limits: Dict[str, RateLimit] = {}
         # limit id -> key -> (window start, requests counted)
@@ -138,7 +138,7 @@ class RateLimitLayer(Layer):
         with self._lock:
             return dict(self._limits)
 
-    def before(self, registry: "Registry", request: Request, match: Optional[Match]) -> Optional[Response]:
+    def before(self, registry: Registry, request: Request, match: Optional[Match]) -> Optional[Response]:
         if not self._limits:
             return None
         now = registry.clock()
@@ -170,7 +170,7 @@ class RateLimitLayer(Layer):
             request.environ["mockreg.ratelimit"] = min(shown, key=lambda item: item[2])
         return None
 
-    def after(self, registry: "Registry", request: Request, match: Optional[Match],
+    def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
         shown = request.environ.get("mockreg.ratelimit")
         if shown is not None:
@@ -178,7 +178,7 @@ class RateLimitLayer(Layer):
         return response
 
 
-def _make_room(windows: "OrderedDict[str, Tuple[float, int]]", keep: int, now: float, window: float) -> int:
+def _make_room(windows: OrderedDict[str, Tuple[float, int]], keep: int, now: float, window: float) -> int:
     """Forget closed windows, then the oldest opened, until at most `keep` remain; how many went.
 
     Windows are in opening order, so the closed ones are at the front: this costs what it drops.
@@ -201,11 +201,11 @@ def _headers(limit: RateLimit, key: str, remaining: int) -> List[Tuple[str, str]
             ("docker-ratelimit-source", key)]
 
 
-def find(registry: "Registry") -> Optional[RateLimitLayer]:
+def find(registry: Registry) -> Optional[RateLimitLayer]:
     return next((layer for layer in registry.layers if isinstance(layer, RateLimitLayer)), None)
 
 
-def layer_of(registry: "Registry") -> RateLimitLayer:
+def layer_of(registry: Registry) -> RateLimitLayer:
     """The registry's rate-limit layer, installed on first use."""
     layer = find(registry)
     if layer is None:

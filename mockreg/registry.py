@@ -8,24 +8,25 @@ import threading
 import traceback
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
+from . import control, faults, ratelimit, reference
 from . import digest as digests
 from . import manifests as manifest_types
-from . import control, faults, ratelimit, reference
 from .auth import layer as auth_layer
 from .auth.config import AuthConfig
 from .auth.layer import AuthLayer
 from .clock import Clock
-from .faults import FaultRule
-from .ratelimit import RateLimit
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
+from .faults import FaultRule
 from .http import Request, Response, error_response, json_response
+from .httpdate import date_header
 from .layers import Layer
+from .ratelimit import RateLimit
 from .routes import Match, Router
 from .settings import Settings, coerce
-from .store import StoredManifest, Store
+from .store import Store, StoredManifest
 
 if TYPE_CHECKING:
     from .events.observer import Notifications
@@ -76,7 +77,7 @@ class Registry:
 
     # -- configuration ------------------------------------------------------------------
     @property
-    def algorithms(self) -> frozenset:
+    def algorithms(self) -> FrozenSet[str]:
         return frozenset({"sha256", "sha512"}) if self.settings.sha512 else frozenset({"sha256"})
 
     def configure(self, **changes: Any) -> None:
@@ -146,9 +147,9 @@ class Registry:
         return self.extensions.add(Extension(name, url, description, repositories))
 
     @property
-    def notifications(self) -> "Notifications":
+    def notifications(self) -> Notifications:
         """Webhook endpoints and the events log (docs/events.md); nothing runs until configured."""
-        hub = self.__dict__.get("_notifications")
+        hub: Optional[Notifications] = self.__dict__.get("_notifications")
         if hub is None:
             from .events.observer import Notifications  # imported when first used
             hub = self.__dict__.setdefault("_notifications", Notifications(self))
@@ -168,6 +169,7 @@ class Registry:
             response = layer.after(self, request, match, response)
         headers = response.headers
         headers.append(_API_VERSION)
+        headers.append(date_header())
         start_response(_REASONS.get(response.status, str(response.status)), headers)
         body = response.body
         if request.method == "HEAD":
@@ -187,7 +189,8 @@ class Registry:
                 return early
         if match is None:
             raise routing_error  # type: ignore[misc]
-        return match.handler(self, request, **match.params)
+        response: Response = match.handler(self, request, **match.params)
+        return response
 
     def _internal_error(self, exc: Exception) -> Response:
         with self._errors_lock:

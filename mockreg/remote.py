@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from . import digest as digests
@@ -20,7 +20,6 @@ from .manifests import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MAN
 
 MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 Progress = Callable[[str, str, int, int], None]  # repository, digest, bytes sent, total
 
@@ -93,8 +92,10 @@ class RemoteRegistry:
 
     def _answer(self, response: requests.Response, scope: str) -> bool:
         """Prepare credentials for a retry after a 401; False when retrying cannot help."""
+        from .challenges import parse_challenge  # werkzeug, only once a registry asks for credentials
+
         challenge = response.headers.get("WWW-Authenticate", "")
-        scheme = challenge.split(" ", 1)[0].lower()
+        scheme, params = parse_challenge(challenge)
         if scheme == "basic":
             if self._credentials is None:
                 raise RemoteError(f"{self.url} asks for credentials (Basic auth); pass --user NAME:PASSWORD")
@@ -103,7 +104,6 @@ class RemoteRegistry:
             self._basic = True
             return True
         if scheme == "bearer":
-            params = dict(_CHALLENGE_PARAM.findall(challenge))
             if "realm" not in params:
                 raise RemoteError(f"{self.url} sent a Bearer challenge without a realm: {challenge}")
             self._bearer = {"realm": params["realm"], "service": params.get("service", "")}
@@ -155,7 +155,8 @@ class RemoteRegistry:
             return False
         return True
 
-    def push_blob(self, repository: str, digest: str, data: bytes, progress: Optional[Progress] = None) -> None:
+    def push_blob(self, repository: str, digest: str, data: Union[bytes, bytearray],
+                  progress: Optional[Progress] = None) -> None:
         """Upload a blob: one PUT up to the chunk size, PATCH chunks and a closing PUT beyond."""
         scope = _push(repository)
         started = self.request("POST", f"/v2/{repository}/blobs/uploads/", scope, (202,),

@@ -23,7 +23,7 @@ class Route:
     """One path pattern; `kinds` names each method's operation (e.g. "manifest-put") for the
     request journal, fault rules and auth."""
 
-    pattern: "re.Pattern[str]"
+    pattern: re.Pattern[str]
     handlers: Dict[str, Tuple[str, Handler]]
 
     def allowed(self) -> str:

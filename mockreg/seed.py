@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
 from . import manifests
 from .remote import Progress, RemoteRegistry
-from .store import StoredManifest
+from .store import BlobBytes, StoredManifest
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -39,12 +39,12 @@ class Transfer:
 @dataclass
 class _Repository:
     name: str
-    blobs: Dict[str, bytes]
+    blobs: Dict[str, BlobBytes]
     manifests: Dict[str, StoredManifest]
     tags: Dict[str, List[str]]  # digest -> its tags
 
 
-def seed(registry: "Registry", remote: RemoteRegistry, say: Say = lambda text: None,
+def seed(registry: Registry, remote: RemoteRegistry, say: Say = lambda text: None,
          progress: Optional[Progress] = None) -> Transfer:
     """Push every repository of `registry` to `remote`; RemoteError names the request that failed."""
     snapshot = _snapshot(registry)
@@ -80,7 +80,7 @@ def seed(registry: "Registry", remote: RemoteRegistry, say: Say = lambda text: N
     return result
 
 
-def pull(remote: RemoteRegistry, repository: str, registry: "Registry") -> Transfer:
+def pull(remote: RemoteRegistry, repository: str, registry: Registry) -> Transfer:
     """Copy `repository` from `remote` into `registry`: tagged manifests with everything they
     reach, plus the referrers of each (when the remote has the referrers API)."""
     result = Transfer(repositories=[repository])
@@ -115,7 +115,7 @@ def pull(remote: RemoteRegistry, repository: str, registry: "Registry") -> Trans
     return result
 
 
-def _snapshot(registry: "Registry") -> List[_Repository]:
+def _snapshot(registry: Registry) -> List[_Repository]:
     store = registry.store
     found = []
     with store.lock:

@@ -11,10 +11,16 @@ connections (`ConnectionLimits`, see mockreg/connections.py) are enforced by the
 request refused on its headers alone (`413` for an announced body over the limit) is answered at
 once and the connection closed, without reading the body, and `100 Continue` is only sent when
 the registry starts reading the body.
+
+Why not werkzeug's server, request and response objects (werkzeug is a dependency): measured by
+`python -m benchmarks.werkzeug_pieces`, werkzeug 3.1's server answers `Connection: close` to every
+request, and its Request + Map + Response cost several times the registry's own work per request.
+docs/design.md has the numbers and where mockreg does use werkzeug.
 """
 
 from __future__ import annotations
 
+import io
 import selectors
 import socket
 import ssl
@@ -22,10 +28,11 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
 from urllib.parse import unquote
 
 from .connections import NEVER, ConnectionLimits, ConnectionTable, hang_up
+from .httpdate import date_header
 
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -146,7 +153,7 @@ class _BadRequest(Exception):
 class _Connection:
     """One client connection: reads requests one after another, answers each through the app."""
 
-    def __init__(self, server: "LiveServer", sock: socket.socket, address: Any) -> None:
+    def __init__(self, server: LiveServer, sock: socket.socket, address: Any) -> None:
         self.server = server
         self.sock = sock
         self.address = address
@@ -172,7 +179,8 @@ class _Connection:
                 self.sock.do_handshake()
             if self.sock.family in (socket.AF_INET, socket.AF_INET6):
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.rfile = self.sock.makefile("rb", _READ_BUFFER)
+            # makefile("rb") with a buffer size is a BufferedReader (typeshed says IOBase)
+            self.rfile = cast(io.BufferedReader, self.sock.makefile("rb", _READ_BUFFER))
             self.base = self._base_environ()
             while not self.close:
                 self.handle_one_request()
@@ -352,14 +360,18 @@ class _Connection:
     def _write_response(self, environ: Dict[str, Any], status: str, headers: List[Tuple[str, str]],
                         result: Iterable[bytes]) -> None:
         head = [f"HTTP/1.1 {status}\r\n"]
-        has_length = False
+        has_length = has_date = False
         for key, value in headers:
             lowered = key.lower()
             if lowered == "content-length":
                 has_length = True
+            elif lowered == "date":
+                has_date = True
             elif lowered == "connection" and "close" in value.lower():
                 self.close = True
             head.append(f"{key}: {value}\r\n")
+        if not has_date:  # the Registry sends its own; any other WSGI app served here gets one too
+            head.append(f"Date: {date_header()[1]}\r\n")
         code = int(status[:3])
         bodyless = environ["REQUEST_METHOD"] == "HEAD" or code < 200 or code in (204, 304)
         chunked = False
@@ -396,8 +408,8 @@ class _Connection:
     def _send_simple(self, status: str, text: str) -> None:
         self.linger = True
         body = (text + "\n").encode("latin-1", "replace")
-        self.sock.sendall(f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-                          "Connection: close\r\n\r\n".encode("latin-1") + body)
+        self.sock.sendall(f"HTTP/1.1 {status}\r\nDate: {date_header()[1]}\r\nContent-Type: text/plain\r\n"
+                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1") + body)
 
 
 def _no_write(data: bytes) -> None:
@@ -443,7 +455,7 @@ class LiveServer:
     def url(self) -> str:
         return f"{self.scheme}://{self.host_port}"
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread = threading.Thread(target=self.serve_forever, name=f"mockreg-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -506,7 +518,7 @@ class LiveServer:
             self._thread = None
         self.close()
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -100,7 +100,7 @@ class LiveRegistry:
         """A full image reference on this server: reference("demo/app:1.0") -> "127.0.0.1:53817/demo/app:1.0"."""
         return f"{self.host_port}/{name}"
 
-    def serve(self) -> "LiveRegistry":
+    def serve(self) -> LiveRegistry:
         self.server.app = _ReportingApp(self.registry)
         return self
 
@@ -131,8 +131,9 @@ class MockRegistry:
     `stop()` (and leaving the block) raises `ServerErrors` if the registry hit a bug.
     """
 
-    def __init__(self, *, live: bool = False, requests: bool = False, base_url: Union[str, Sequence[str]] = DEFAULT_BASE_URL,
-                 passthrough: bool = True, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, *, live: bool = False, requests: bool = False,
+                 base_url: Union[str, Sequence[str]] = DEFAULT_BASE_URL, passthrough: bool = True,
+                 host: str = "127.0.0.1", port: int = 0,
                  ssl_context: Optional[ssl.SSLContext] = None, settings: Optional[Mapping[str, Any]] = None,
                  journal_size: int = DEFAULT_MAXLEN) -> None:
         self._options: Dict[str, Any] = dict(
@@ -159,7 +160,7 @@ class MockRegistry:
             raise RuntimeError("host_port needs MockRegistry(live=True), started")
         return self.live.host_port
 
-    def start(self) -> "MockRegistry":
+    def start(self) -> MockRegistry:
         options = self._options
         if options["requests"] and self.router is None:
             urls = [options["base_url"]] if isinstance(options["base_url"], str) else list(options["base_url"])
@@ -196,7 +197,7 @@ class MockRegistry:
         if self.registry.server_errors:
             raise ServerErrors(self.registry.server_errors)
 
-    def __enter__(self) -> "MockRegistry":
+    def __enter__(self) -> MockRegistry:
         return self.start()
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:

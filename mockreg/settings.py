@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping
 
 
 @dataclass
@@ -45,10 +45,10 @@ class Settings:
     upload_location_state: bool = False
 
     @classmethod
-    def names(cls) -> list:
+    def names(cls) -> List[str]:
         return [f.name for f in fields(cls)]
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` applied; unknown names or wrong types raise ValueError."""
         return dataclasses.replace(self, **coerce(changes))
 

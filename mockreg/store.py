@@ -11,7 +11,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Union
 
 from .errors import RegistryError
 from .manifests import ParsedManifest, is_distributable
@@ -188,7 +188,8 @@ class Store:
             )
             if not known and is_distributable(descriptor):
                 missing.append(descriptor.digest)
-            elif known and descriptor.digest in repo.blobs and len(self.blobs[descriptor.digest]) != descriptor.size:
+            elif known and repo is not None and descriptor.digest in repo.blobs \
+                    and len(self.blobs[descriptor.digest]) != descriptor.size:
                 raise RegistryError(
                     "MANIFEST_INVALID",
                     f"descriptor size {descriptor.size} differs from blob {descriptor.digest} "
@@ -321,7 +322,7 @@ class Store:
         with self.lock:
             self.uploads.pop(session.id, None)
 
-    def absorb(self, staged: "Store") -> None:
+    def absorb(self, staged: Store) -> None:
         """Take over everything a staging store holds, in one step under the lock.
 
         Loaders (scenario files, image layouts) fill a private Store first so that a failure

@@ -21,7 +21,7 @@ class TagHistory(Dict[str, Deque[Move]]):
     def __init__(self) -> None:
         super().__init__()
         self.dropped = 0
-        self._deleted: "OrderedDict[str, None]" = OrderedDict()  # deleted tags, longest ago first
+        self._deleted: OrderedDict[str, None] = OrderedDict()  # deleted tags, longest ago first
 
     def record(self, tag: str, when: float, digest: str, limit: int) -> None:
         """Append a move (digest "" for a deletion), keeping within `limit` (0: no bound)."""

@@ -7,7 +7,6 @@ import hashlib
 import json
 from typing import Dict, Tuple
 
-
 from mockreg import Registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -293,7 +293,7 @@ class Worker:
             self.fail("tags list ignored n=2")
         self.call("GET", "/v2/_catalog", (200,))
 
-    OPERATIONS: List[Tuple[str, Callable[["Worker"], None]]] = [
+    OPERATIONS: List[Tuple[str, Callable[[Worker], None]]] = [
         ("push-shared", push_image_shared), ("push-shared", push_image_shared),
         ("push-own", push_image_own), ("pull-shared", pull_shared_tag), ("pull-shared", pull_shared_tag),
         ("pull-own", pull_own), ("mount", mount_into_shared), ("tag-move", move_shared_tag),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import requests
+from edge_support import basic, push_image, sha256
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.auth import AuthConfig, User
 from mockreg.mapping import ConfigError
-
-from edge_support import basic, push_image, sha256
 
 ALICE = basic("alice", "alice-pw")
 BOB = basic("bob", "bob-pw")

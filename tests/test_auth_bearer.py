@@ -10,12 +10,11 @@ from typing import Dict
 
 import pytest
 import requests
+from edge_support import basic, bearer, push_image
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.server import LiveServer
-
-from edge_support import basic, bearer, push_image
 
 ALICE = basic("alice", "alice-pw")
 

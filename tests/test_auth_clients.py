@@ -12,12 +12,11 @@ import requests
 import trustme
 from dxf import DXF
 from dxf.exceptions import DXFUnauthorizedError
+from edge_support import push_image, sha256
 
 from mockreg import Registry
 from mockreg.journal import attach
 from mockreg.server import LiveServer
-
-from edge_support import push_image, sha256
 
 
 @pytest.fixture

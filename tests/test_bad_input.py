@@ -10,15 +10,24 @@ import socket
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from registry_helpers import (
+    OCI_MANIFEST,
+    SPEC_ERROR_CODES,
+    assert_error,
+    image,
+    index,
+    push,
+    put_manifest,
+    sha256,
+    snapshot,
+    start_upload,
+    upload,
+)
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request
 
 from mockreg import Registry
 from mockreg.server import LiveServer
-from registry_helpers import (
-    OCI_MANIFEST, SPEC_ERROR_CODES, assert_error, image, index, push, put_manifest, sha256, snapshot,
-    start_upload, upload,
-)
 
 DATA = b"some bytes"
 DIGEST = sha256(DATA)

@@ -13,14 +13,23 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from registry_helpers import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    assert_error,
+    image,
+    index,
+    push,
+    put_manifest,
+    sha256,
+    snapshot,
+    start_upload,
+)
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.layout import LayoutError, import_layout
 from mockreg.scenario import Scenario, ScenarioError
-from registry_helpers import (
-    OCI_INDEX, OCI_MANIFEST, assert_error, image, index, push, put_manifest, sha256, snapshot, start_upload,
-)
 
 BLOB = b"0123456789"
 HUGE = "9" * 5000  # more digits than Python will parse (4300)

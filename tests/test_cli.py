@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from cli_helpers import serve_in_process
+
 from mockreg.cli import build_parser, main
 from mockreg.cli import serve as serve_command
 from mockreg.scenario import Scenario
@@ -25,7 +25,7 @@ BAD_SCENARIO = "version: 1\nrepositories:\n  demo/app:\n    images:\n      - tag
 def _subparsers(parser: argparse.ArgumentParser):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
+            for sub in action.choices.values():
                 yield sub
                 yield from _subparsers(sub)
 

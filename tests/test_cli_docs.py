@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import List
 
 import pytest
-
 from cli_helpers import serve_processes
+
 from mockreg.cli import build_parser, main
 from mockreg.cli.auth_options import auth_config
 

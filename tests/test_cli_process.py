@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from cli_helpers import serve_processes
+
 from mockreg.scenario import Scenario
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "fixtures" / "quickstart.yaml"

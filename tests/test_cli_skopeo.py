@@ -13,8 +13,8 @@ from typing import List
 
 import pytest
 import requests
-
 from cli_helpers import required_tool, serve_processes
+
 from mockreg import Registry
 from mockreg.layout import import_layout
 from mockreg.scenario import Scenario

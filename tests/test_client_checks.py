@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from cli_helpers import required_tool, serve_in_process
 from doc_examples import run_page
+
 from mockreg import Registry
 from mockreg.checks import BY_ID, RULES, ClientChecks, select
 from mockreg.checks.catalogue import catalogue_markdown

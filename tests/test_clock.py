@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from edge_support import basic, bearer, push_image, sha256
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.clock import Clock
-
-from edge_support import basic, bearer, push_image, sha256
 
 
 def test_the_clock_is_real_time_by_default():

@@ -12,11 +12,10 @@ import threading
 from typing import List
 
 import pytest
+from edge_support import OCI_MANIFEST, push_image
 from werkzeug.test import Client
 
 from mockreg import Registry
-
-from edge_support import OCI_MANIFEST, push_image
 
 TAG = "/v2/demo/app/manifests/1.0"
 

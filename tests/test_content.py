@@ -9,10 +9,30 @@ import tarfile
 import pytest
 
 from mockreg import Registry
-from mockreg.content import (DOCKER_CONFIG, DOCKER_LAYER, EMPTY, EMPTY_JSON, OCI_CONFIG, OCI_LAYER, Blob,
-                             Descriptor, build_artifact, build_image, build_index, build_multiplatform,
-                             generated, json_blob, parse_platform, push, push_artifact, push_image, push_index,
-                             random_bytes, split_reference, tar_layer)
+from mockreg.content import (
+    DOCKER_CONFIG,
+    DOCKER_LAYER,
+    EMPTY,
+    EMPTY_JSON,
+    OCI_CONFIG,
+    OCI_LAYER,
+    Blob,
+    Descriptor,
+    build_artifact,
+    build_image,
+    build_index,
+    build_multiplatform,
+    generated,
+    json_blob,
+    parse_platform,
+    push,
+    push_artifact,
+    push_image,
+    push_index,
+    random_bytes,
+    split_reference,
+    tar_layer,
+)
 from mockreg.manifests import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 from mockreg.reference import referrers_tag
 

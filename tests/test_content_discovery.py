@@ -7,7 +7,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from registry_helpers import OCI_INDEX, OCI_MANIFEST, assert_error, image, index, push, sha256
 
 SBOM = "application/vnd.example.sbom.v1"

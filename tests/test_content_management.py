@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from registry_helpers import assert_error, image, push, sha256
 
 

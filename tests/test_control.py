@@ -9,12 +9,11 @@ from typing import Iterator
 
 import pytest
 import requests
+from edge_support import basic, bearer, push_image
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.journal import attach
-
-from edge_support import basic, bearer, push_image
 
 API = "/_mockreg"
 MANIFEST = "/v2/demo/app/manifests/1.0"

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from doc_examples import python_blocks
+
 from mockreg import Registry
 from mockreg.scenario import Scenario
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import requests
-
 from events_support import CONFIG, LAYER, MANIFEST, OCI_MANIFEST, sha256
+
 from mockreg import Registry
 from mockreg.events.webhook import WebhookReceiver
 from mockreg.server import LiveServer

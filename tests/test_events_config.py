@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from cli_helpers import serve_in_process
 from werkzeug.test import Client
 
-from cli_helpers import serve_in_process
 from mockreg import Registry
 from mockreg.events.config import parse_duration, parse_endpoint, parse_notifications
 from mockreg.mapping import ConfigError

@@ -10,8 +10,8 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
-
 from events_support import free_port, sha256
+
 from mockreg import Registry
 from mockreg.events.webhook import WebhookReceiver
 from mockreg.server import LiveServer

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from doc_examples import python_blocks
 
 pytest_plugins = ["pytester"]

@@ -14,10 +14,19 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
-
 from cli_helpers import required_tool
-from events_support import (CONFIG, EXPECTED_STATUSES, LAYER, MANIFEST, OCI_MANIFEST, free_port, normalized,
-                            run_script, sha256)
+from events_support import (
+    CONFIG,
+    EXPECTED_STATUSES,
+    LAYER,
+    MANIFEST,
+    OCI_MANIFEST,
+    free_port,
+    normalized,
+    run_script,
+    sha256,
+)
+
 from mockreg import Registry
 from mockreg.events.webhook import WebhookReceiver
 from mockreg.server import LiveServer

@@ -11,8 +11,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import requests
-
 from events_support import sha256
+
 from mockreg import Registry
 from mockreg.server import LiveServer
 

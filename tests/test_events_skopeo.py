@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import requests
-
 from cli_helpers import required_tool, serve_processes
+
 from mockreg import Registry
 from mockreg.events.webhook import WebhookReceiver
 from mockreg.layout import export_layout

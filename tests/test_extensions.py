@@ -420,7 +420,7 @@ def test_declaration_mistakes_fail_at_declaration() -> None:
 
 def test_three_lines_add_an_extension_a_client_discovers_and_calls(web: Any, registry: Registry) -> None:
     ext = registry.add_extension("_hello", url="https://example.com/hello", description="Says hello")
-    @ext.registry_endpoint("greeting", "world")  # noqa: E306
+    @ext.registry_endpoint("greeting", "world")
     def world(request: Any, registry: Registry) -> Dict[str, str]: return {"hello": "world"}  # noqa: E704
 
     entry = check_discover(get(web, "/v2/_oci/ext/discover"))["_hello"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from werkzeug.test import Client
-
 from doc_examples import python_blocks, run_page
+from werkzeug.test import Client
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "extensions.md"
 

@@ -9,15 +9,14 @@ import time
 import httpx
 import pytest
 import requests
+from edge_support import push_image, sha256
 from werkzeug.test import Client
 
 from mockreg import Registry
-from mockreg.journal import attach
 from mockreg.faults import MAX_SLEEP, FaultRule
 from mockreg.inprocess import RequestsRouter, httpx_client
+from mockreg.journal import attach
 from mockreg.mapping import ConfigError
-
-from edge_support import push_image, sha256
 
 LAYER = bytes(range(256)) * 40  # 10 KiB
 

@@ -8,14 +8,13 @@ import time
 import httpx
 import pytest
 import requests
+from edge_support import push_image, sha256
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from mockreg import Registry
 from mockreg.journal import attach
 from mockreg.server import LiveServer
-
-from edge_support import push_image, sha256
 
 LAYER = bytes(range(256)) * 4096  # 1 MiB
 
@@ -36,7 +35,7 @@ def test_dropped_connection_mid_body_then_success(live, registry):
     registry.add_fault(kinds=["blob-get"], first=1, drop_after=64 * 1024)
     with requests.Session() as session:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
-            session.get(blob_url(live)).content
+            _ = session.get(blob_url(live)).content
         assert session.get(blob_url(live)).content == LAYER
     assert journal.count("blob-get") == 2
 
@@ -50,7 +49,7 @@ def test_dropped_connection_seen_by_httpx(live, registry):
 def test_server_keeps_serving_other_connections_after_a_drop(live, registry):
     registry.add_fault(kinds=["blob-get"], nth=1, drop_after=0)
     with pytest.raises(requests.exceptions.RequestException):
-        requests.get(blob_url(live)).content
+        _ = requests.get(blob_url(live)).content
     assert requests.get(f"{live.url}/v2/").status_code == 200
 
 
@@ -103,7 +102,8 @@ def test_redirect_to_storage_on_another_host_drops_authorization(registry):
     assert response.history[0].status_code == 307
     assert response.url.startswith(f"{storage_base}/_storage/demo/app/blobs/")
     assert [entry.kind for entry in journal.entries] == ["blob-get", "storage-blob-get"]
-    assert ["Authorization" in entry.request_headers for entry in journal.entries] == [True, False]  # not sent to storage
+    # not sent to storage:
+    assert ["Authorization" in entry.request_headers for entry in journal.entries] == [True, False]
 
 
 def test_redirect_is_followed_by_httpx_on_the_same_host(live, registry):

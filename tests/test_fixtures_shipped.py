@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def served(name: str, **settings: object) -> "tuple[Scenario, Client]":
+def served(name: str, **settings: object) -> tuple[Scenario, Client]:
     scenario = Scenario.load(FIXTURES / name)
     registry = Registry(**settings)
     scenario.apply(registry)

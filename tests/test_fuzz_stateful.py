@@ -17,15 +17,21 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 import pytest
+from fuzz_support import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    answer_problems,
+    bearer_tokens,
+    fuzz_requests,
+    install_fuzz_extension,
+    send,
+    sha256,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from werkzeug.test import Client
 
-from fuzz_support import (
-    OCI_INDEX, OCI_MANIFEST, answer_problems, bearer_tokens, fuzz_requests, install_fuzz_extension, send,
-    sha256,
-)
 from mockreg import Registry
 from mockreg.invariants import check_invariants
 
@@ -355,7 +361,8 @@ class RegistryMachine(RuleBasedStateMachine):
         with store.lock:
             repos = {n: (sorted(r.blobs), sorted(r.manifests), dict(r.tags))
                      for n, r in store.repositories.items() if n in self.model}
-            uploads = {i: (s.repository, bytes(s.buffer)) for i, s in store.uploads.items() if s.repository in self.model}
+            uploads = {i: (s.repository, bytes(s.buffer)) for i, s in store.uploads.items()
+                       if s.repository in self.model}
         return repos, uploads
 
     # -- after every step ------------------------------------------------------------------

@@ -72,7 +72,8 @@ def test_whole_registry_export_names_repository_and_tag(tmp_path: Path) -> None:
     _image(registry, "b/two")
     export_layout(registry, tmp_path / "all")
     index = json.loads((tmp_path / "all/index.json").read_text())
-    names = sorted(e["annotations"]["org.opencontainers.image.ref.name"] for e in index["manifests"] if "annotations" in e)
+    names = sorted(e["annotations"]["org.opencontainers.image.ref.name"]
+                   for e in index["manifests"] if "annotations" in e)
     assert names == ["a/one:1.0", "a/one:latest", "b/two:1.0", "b/two:latest"]
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import gc
 import socket
 import weakref
+
 import pytest
 import requests
+from registry_helpers import assert_error, image, push, put_manifest, sha256, snapshot, start_upload, streamed
 from werkzeug.test import Client
 
 from mockreg import Registry
@@ -24,7 +26,6 @@ from mockreg.invariants import check_invariants
 from mockreg.journal import DEFAULT_MAXLEN, Journal, attach
 from mockreg.server import LiveServer
 from mockreg.settings import Settings
-from registry_helpers import assert_error, image, push, put_manifest, sha256, snapshot, start_upload, streamed
 
 
 def test_every_limit_has_a_finite_sane_default() -> None:

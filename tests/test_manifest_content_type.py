@@ -11,10 +11,7 @@ import json
 from typing import Optional
 
 import pytest
-
-from registry_helpers import (DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, image, index,
-                              push, sha256)
-
+from registry_helpers import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, image, index, push, sha256
 
 
 def put(client, content, content_type: Optional[str], tag: str = "t"):

@@ -40,9 +40,9 @@ def test_start_and_stop_and_clear_errors_when_not_started():
     finally:
         mocked.stop()
     with pytest.raises(RuntimeError, match="not started"):
-        MockRegistry().url
+        _ = MockRegistry().url
     with pytest.raises(RuntimeError, match="live=True"):
-        MockRegistry(requests=True).start().host_port
+        _ = MockRegistry(requests=True).start().host_port
 
 
 def test_leaving_the_block_raises_the_registry_exceptions():

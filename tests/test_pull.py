@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from registry_helpers import (
-    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, assert_error, image, index, push,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    assert_error,
+    image,
+    index,
+    push,
     sha256,
 )
 

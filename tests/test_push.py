@@ -10,15 +10,27 @@ import threading
 import time
 
 import pytest
+from registry_helpers import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    assert_error,
+    image,
+    index,
+    push,
+    put_manifest,
+    sha256,
+    sha512,
+    start_upload,
+    streamed,
+    upload,
+)
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request
 
 from mockreg import Registry
 from mockreg.server import LiveServer
-from registry_helpers import (
-    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, assert_error, image, index, push,
-    put_manifest, sha256, sha512, start_upload, streamed, upload,
-)
 
 DATA = b"a blob pushed over HTTP"
 
@@ -547,10 +559,10 @@ def test_chunk_racing_the_closing_put_never_changes_the_stored_blob():
         answers = {}
         with session.lock:  # both requests queue on the session's lock, then race for it
             threads = [
-                threading.Thread(target=lambda: answers.update(put=Client(registry).put(
-                    f"{location}?digest={sha256(DATA)}").status_code)),
-                threading.Thread(target=lambda: answers.update(patch=Client(registry).patch(
-                    location, data=b"late").status_code)),
+                threading.Thread(target=lambda to, app, url: to.update(put=Client(app).put(
+                    f"{url}?digest={sha256(DATA)}").status_code), args=(answers, registry, location)),
+                threading.Thread(target=lambda to, app, url: to.update(patch=Client(app).patch(
+                    url, data=b"late").status_code), args=(answers, registry, location)),
             ]
             for thread in threads:
                 thread.start()

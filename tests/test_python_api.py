@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+from doc_examples import run_page
+from registry_helpers import OCI_INDEX, OCI_MANIFEST, SPEC_ERROR_CODES, image, index, push, sha256, sha512
 from werkzeug.test import Client
 
 from mockreg import Registry, RegistryError, Settings
-from doc_examples import run_page
-from registry_helpers import OCI_INDEX, OCI_MANIFEST, SPEC_ERROR_CODES, image, index, push, sha256, sha512
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "registry.md"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 import requests
+from edge_support import basic, push_image
 from werkzeug.test import Client
 
 from mockreg import Registry
 from mockreg.mapping import ConfigError
 from mockreg.ratelimit import RateLimit
-
-from edge_support import basic, push_image
 
 MANIFEST = "/v2/demo/app/manifests/1.0"
 

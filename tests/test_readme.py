@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from doc_examples import python_blocks
+
 from mockreg import Registry
 from mockreg.scenario import Scenario
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import mockreg.invariants
 from doc_examples import run_page
+
+import mockreg.invariants
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import pytest
+from registry_helpers import image, push, sha256, snapshot
 from werkzeug.test import Client
 
 from mockreg import Registry
@@ -18,7 +19,6 @@ from mockreg.cli import build_parser
 from mockreg.scenario import Scenario, ScenarioError
 from mockreg.server import LiveServer
 from mockreg.session import MockRegistry
-from registry_helpers import image, push, sha256, snapshot
 
 # -- listening address -----------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from typing import Callable, Iterator, List
 
 import pytest
 import requests
-
 from cli_helpers import required_tool, serve_processes
+
 from mockreg import Registry
 from mockreg.cli import main
 from mockreg.content import Image

@@ -8,12 +8,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from registry_helpers import (
+    assert_error,
+    image,
+    push,
+    put_manifest,
+    sha256,
+    sha512,
+    start_upload,
+    upload,
+)
 from werkzeug.test import Client
 
 from mockreg import Registry, Settings
-from registry_helpers import (
-    assert_error, image, push, put_manifest, sha256, sha512, start_upload, upload,
-)
 
 DATA = b"switchable"
 

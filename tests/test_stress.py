@@ -12,12 +12,12 @@ import hashlib
 import os
 
 import pytest
+from registry_helpers import image, push
+from stress_workload import run
 
 from mockreg import Registry
 from mockreg.invariants import check_invariants
 from mockreg.server import LiveServer
-from registry_helpers import image, push
-from stress_workload import run
 
 SECONDS = float(os.environ.get("MOCKREG_STRESS_SECONDS", "3"))
 

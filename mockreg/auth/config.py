@@ -51,7 +51,7 @@ class User:
         boolean(self.admin, f"user {self.name!r} admin")
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "User":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> User:
         return from_mapping(cls, mapping, "user")
 
     def to_dict(self) -> Dict[str, Any]:
@@ -103,7 +103,7 @@ class AuthConfig:
         self._users = {u.name: u for u in self.users}
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "AuthConfig":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> AuthConfig:
         return from_mapping(cls, mapping, "auth")
 
     def to_dict(self) -> Dict[str, Any]:

@@ -66,7 +66,7 @@ class TokenEndpoint:
         self.config = config
         self.signer = signer
 
-    def handle(self, registry: "Registry", request: Request) -> Response:
+    def handle(self, registry: Registry, request: Request) -> Response:
         if request.method == "POST":
             return self._oauth2(request)
         return self._docker_get(request)

@@ -79,7 +79,7 @@ class AuthLayer(Layer):
 
     order = 10
 
-    def __init__(self, registry: "Registry", config: AuthConfig) -> None:
+    def __init__(self, registry: Registry, config: AuthConfig) -> None:
         self.registry = registry
         self._route: Optional[Route] = None
         self.configure(config)
@@ -111,7 +111,7 @@ class AuthLayer(Layer):
         return token
 
     # -- the Layer ---------------------------------------------------------------------
-    def before(self, registry: "Registry", request: Request, match: Optional[Match]) -> Optional[Response]:
+    def before(self, registry: Registry, request: Request, match: Optional[Match]) -> Optional[Response]:
         if match is None or match.kind == "token" or match.kind.startswith("storage-"):
             return None
         if match.kind.startswith("control"):
@@ -183,7 +183,8 @@ class AuthLayer(Layer):
         if self.config.realm:
             return self.config.realm
         environ = request.environ
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
+        host = environ.get("HTTP_HOST") \
+            or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
         return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{self.config.token_path}"
 
     def _admin(self, request: Request) -> None:
@@ -205,7 +206,7 @@ class AuthLayer(Layer):
         request.environ["mockreg.user"] = user.name
 
 
-def _extension_access(registry: "Registry", match: Match) -> Optional[Need]:
+def _extension_access(registry: Registry, match: Match) -> Optional[Need]:
     if match.kind != "extension" or "name" in match.params:
         return None
     extension = registry.extensions.get(match.params.get("extension", ""))
@@ -216,7 +217,7 @@ def _escape(path: str) -> str:
     return "".join("\\" + c if c in ".^$*+?{}[]\\|()" else c for c in path)
 
 
-def enable(registry: "Registry", config: Optional[AuthConfig] = None, **options: Any) -> AuthLayer:
+def enable(registry: Registry, config: Optional[AuthConfig] = None, **options: Any) -> AuthLayer:
     """Install (or reconfigure) the registry's auth; options are AuthConfig fields."""
     if config is not None and options:
         raise TypeError("pass an AuthConfig or keyword options, not both")
@@ -230,12 +231,12 @@ def enable(registry: "Registry", config: Optional[AuthConfig] = None, **options:
     return layer
 
 
-def disable(registry: "Registry") -> None:
+def disable(registry: Registry) -> None:
     layer = find(registry)
     if layer is not None:
         layer.remove_route()
         registry.layers.remove(layer)
 
 
-def find(registry: "Registry") -> Optional[AuthLayer]:
+def find(registry: Registry) -> Optional[AuthLayer]:
     return next((layer for layer in registry.layers if isinstance(layer, AuthLayer)), None)

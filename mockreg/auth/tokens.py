@@ -29,7 +29,7 @@ class Scope:
     actions: Tuple[str, ...]
 
     @classmethod
-    def parse(cls, text: str) -> Optional["Scope"]:
+    def parse(cls, text: str) -> Optional[Scope]:
         """None for text that is not a scope (clients send odd ones; they are simply not granted)."""
         resource, sep, rest = text.partition(":")
         name, sep2, actions = rest.rpartition(":")

@@ -88,7 +88,7 @@ class Exchange:
 class Violation:
     """One broken rule: which rule, why, and the requests that show it (by journal number)."""
 
-    rule: "Rule"
+    rule: Rule
     message: str
     requests: Tuple[str, ...]
     client: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..auth.config import SCHEMES, AuthConfig
+from ..auth.config import SCHEMES, AuthConfig, User
 from ..mapping import ConfigError
 from .common import CommandError
 
@@ -28,7 +28,8 @@ def auth_config(mode: Optional[str], users: List[str], anonymous: List[str]) -> 
         if mode in SCHEMES:
             if not users and not anonymous:
                 raise CommandError(f"--auth {mode} needs at least one --user {USER_FORM} or --anonymous GLOB=ACTIONS")
-            return AuthConfig(scheme=mode, users=[_user(text) for text in users], anonymous=_grants(anonymous))
+            return AuthConfig(scheme=mode, users=[User.from_dict(_user(text)) for text in users],
+                              anonymous=_grants(anonymous))
         if users or anonymous:
             raise CommandError("--user and --anonymous go with --auth basic|bearer; with --auth FILE, "
                                "list users in the file")

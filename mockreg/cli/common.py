@@ -56,7 +56,7 @@ class Parser(argparse.ArgumentParser):
         raise CommandError(f"{message} (see {self.prog} --help)", command=self.prog)
 
 
-def load_scenarios(registry: "Registry", paths: Sequence[str]) -> List["Scenario"]:
+def load_scenarios(registry: Registry, paths: Sequence[str]) -> List[Scenario]:
     """Apply scenario files in order; a bad one is a CommandError naming file, line and key."""
     from ..scenario import Scenario
 

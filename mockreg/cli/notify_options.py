@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="serve the events extension /v2/_events/log/page|stream (listed in discover)")
 
 
-def apply(registry: "Registry", args: argparse.Namespace, say: Callable[..., None]) -> None:
+def apply(registry: Registry, args: argparse.Namespace, say: Callable[..., None]) -> None:
     if not (args.notify or args.notifications or args.events):
         return
     from ..mapping import ConfigError
@@ -59,7 +59,7 @@ def apply(registry: "Registry", args: argparse.Namespace, say: Callable[..., Non
         registry.extensions.enable("events")
 
 
-def finish(registry: "Registry") -> None:
+def finish(registry: Registry) -> None:
     """Let queued deliveries go out (briefly), then stop delivery and end event streams."""
     hub = registry.__dict__.get("_notifications")  # never create one just to close it
     if hub is not None:

@@ -146,7 +146,7 @@ def holdings(registry: Registry) -> Tuple[int, int, int, int]:
         return len(store.repositories), len(manifests), len(store.blobs), size
 
 
-def _registry(args: argparse.Namespace, say: "_Messages") -> Registry:
+def _registry(args: argparse.Namespace, say: _Messages) -> Registry:
     registry = Registry()
     for scenario in load_scenarios(registry, args.scenario):
         rows = scenario.summary()

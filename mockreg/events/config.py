@@ -33,6 +33,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ..mapping import ConfigError
 
+
 class KeyedConfigError(ConfigError):
     """A ConfigError whose message starts with the key it is about, e.g.
     "notifications.endpoints[0].timeout must be …"; `keys` gives that path for file:line messages."""

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..registry import Registry
 
 
-def describe(registry: "Registry", name: Optional[str], bad: Callable[[str], RegistryError]) -> Dict[str, Any]:
+def describe(registry: Registry, name: Optional[str], bad: Callable[[str], RegistryError]) -> Dict[str, Any]:
     hub = registry.notifications
     if name:
         try:
@@ -37,7 +37,7 @@ def endpoint_state(endpoint: Endpoint) -> Dict[str, Any]:
             "deliveries": [d.to_dict() for d in endpoint.deliveries()]}
 
 
-def add(registry: "Registry", body: Dict[str, Any], bad: Callable[[str], RegistryError]) -> Dict[str, Any]:
+def add(registry: Registry, body: Dict[str, Any], bad: Callable[[str], RegistryError]) -> Dict[str, Any]:
     hub = registry.notifications
     try:
         if "url" in body:
@@ -49,7 +49,7 @@ def add(registry: "Registry", body: Dict[str, Any], bad: Callable[[str], Registr
     return {"added": [e.name for e in added]}
 
 
-def remove(registry: "Registry", name: Optional[str], bad: Callable[[str], RegistryError]) -> Dict[str, Any]:
+def remove(registry: Registry, name: Optional[str], bad: Callable[[str], RegistryError]) -> Dict[str, Any]:
     hub = registry.notifications
     names = [name] if name else [e.name for e in hub.endpoints]
     for each in names:

@@ -54,13 +54,13 @@ def events_extension(repositories: Optional[Iterable[str]] = None) -> Extension:
     return extension
 
 
-def enable(registry: "Registry", repositories: Optional[Iterable[str]] = None) -> Extension:
+def enable(registry: Registry, repositories: Optional[Iterable[str]] = None) -> Extension:
     """Keep an events log and serve the `_events` extension for it."""
     registry.notifications.keep_log()
     return registry.extensions.add(events_extension(repositories))
 
 
-def page(request: Request, registry: "Registry", name: Optional[str] = None) -> Response:
+def page(request: Request, registry: Registry, name: Optional[str] = None) -> Response:
     log = _log(registry)
     wanted = positive_int_arg(request.arg("n"), "n")
     size = MAX_PAGE if wanted is None else min(wanted, MAX_PAGE)
@@ -73,7 +73,7 @@ def page(request: Request, registry: "Registry", name: Optional[str] = None) -> 
     return json_response(200, body, headers)
 
 
-def stream(request: Request, registry: "Registry", name: Optional[str] = None) -> Response:
+def stream(request: Request, registry: Registry, name: Optional[str] = None) -> Response:
     log = _log(registry)
     last = request.arg("last") or request.header("Last-Event-ID") or None
     limit = positive_int_arg(request.arg("n"), "n")
@@ -111,7 +111,7 @@ def _events_of(log: EventLog, last: Optional[str], name: Optional[str], limit: O
                 yield b": idle\n\n"
 
 
-def _log(registry: "Registry") -> EventLog:
+def _log(registry: Registry) -> EventLog:
     log = registry.notifications.log
     if log is None:  # the extension was added by hand without a log behind it
         raise RegistryError("UNSUPPORTED", "this registry keeps no events log", status=404, message="not found")

@@ -44,7 +44,7 @@ _PULLS = {"manifest-get": "manifest", "manifest-head": "manifest", "blob-get": "
 class Notifications:
     """Webhook endpoints and the events log of one registry (docs/events.md)."""
 
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self.instance_id = str(uuid.uuid4())
         self.include_references = False
@@ -252,7 +252,7 @@ def _blob_mounted(hub: Notifications, context: RequestContext, name: str, digest
                                      from_repository=source), "blob", None)]
 
 
-def _manifest_pushed(hub: Notifications, context: RequestContext, name: str, manifest: "StoredManifest",
+def _manifest_pushed(hub: Notifications, context: RequestContext, name: str, manifest: StoredManifest,
                      tags: List[str]) -> Made:
     references = _descriptors(manifest) if hub.include_references else None
     url = _manifest_url(context, name, manifest.digest)
@@ -262,7 +262,7 @@ def _manifest_pushed(hub: Notifications, context: RequestContext, name: str, man
             for tag in named]
 
 
-def _manifest_deleted(hub: Notifications, context: RequestContext, name: str, manifest: "StoredManifest",
+def _manifest_deleted(hub: Notifications, context: RequestContext, name: str, manifest: StoredManifest,
                       tags: List[str]) -> Made:
     """Then one tag delete per tag it took along, as registry 2.8's DeleteManifest untags them."""
     made: Made = [("delete", {"digest": manifest.digest, "repository": name}, "manifest", manifest)]
@@ -270,7 +270,7 @@ def _manifest_deleted(hub: Notifications, context: RequestContext, name: str, ma
 
 
 def _tag_deleted(hub: Notifications, context: RequestContext, name: str, tag: str,
-                 manifest: Optional["StoredManifest"]) -> Made:
+                 manifest: Optional[StoredManifest]) -> Made:
     return [("delete", {"repository": name, "tag": tag}, "tag", manifest)]
 
 
@@ -289,7 +289,7 @@ _CHANGES: Dict[str, Callable[..., Made]] = {
 }
 
 
-def _descriptors(manifest: "StoredManifest") -> List[Dict[str, Any]]:
+def _descriptors(manifest: StoredManifest) -> List[Dict[str, Any]]:
     parsed = manifest.parsed
     return [{"mediaType": d.media_type, "digest": d.digest, "size": d.size} for d in parsed.blobs + parsed.children]
 

@@ -78,7 +78,7 @@ class RequestContext:
         self.source_addr = source_addr
 
     @classmethod
-    def of_wsgi(cls, environ: Dict[str, Any]) -> "RequestContext":
+    def of_wsgi(cls, environ: Dict[str, Any]) -> RequestContext:
         """distribution `NewRequestRecord`: RemoteAddr (X-Forwarded-For / X-Real-Ip first), Host,
         method, User-Agent; the actor is the authenticated user (`getUserName`)."""
         host = environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
@@ -93,7 +93,7 @@ class RequestContext:
                    f"{_HOSTNAME}:{environ.get('SERVER_PORT', '')}")
 
     @classmethod
-    def of_python(cls, call: str) -> "RequestContext":
+    def of_python(cls, call: str) -> RequestContext:
         request = {"id": new_id(), "method": PYTHON_METHOD, "useragent": f"mockreg Python API ({call})"}
         return cls(request, "", {}, _HOSTNAME)
 

@@ -67,8 +67,8 @@ class WebhookReceiver:
         self.delay = 0.0  # seconds to wait before answering, to play a slow endpoint
         self.deliveries: List[Received] = []
         self._condition = threading.Condition()
-        self._server: Optional["LiveServer"] = None
-        self._subscribed: List[Tuple["Registry", str]] = []
+        self._server: Optional[LiveServer] = None
+        self._subscribed: List[Tuple[Registry, str]] = []
         # where in-process deliveries are addressed; never resolved, so never reaches the network
         self.in_process_url = f"http://webhook-{next(_numbers)}.mockreg.test{path}"
 
@@ -82,8 +82,8 @@ class WebhookReceiver:
             self._server = LiveServer(self._wsgi, "127.0.0.1", 0).start()
         return self._server.url + self.path
 
-    def subscribe(self, registry: "Registry", name: str = "mockreg_webhook", over_socket: bool = False,
-                  **endpoint: Any) -> "Endpoint":
+    def subscribe(self, registry: Registry, name: str = "mockreg_webhook", over_socket: bool = False,
+                  **endpoint: Any) -> Endpoint:
         """Add an endpoint to `registry` that delivers here; keys as in the reference registry's
         endpoint config (e.g. `ignore={"actions": ["pull"]}`). Without a socket unless asked."""
         url = self.url if over_socket else self.in_process_url
@@ -213,7 +213,7 @@ class WebhookReceiver:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -27,13 +27,13 @@ def oci_extension() -> Extension:
     return oci
 
 
-def registry_level(request: Request, registry: "Registry") -> Dict[str, Any]:
+def registry_level(request: Request, registry: Registry) -> Dict[str, Any]:
     return {"extensions": _entries(registry, REGISTRY, None)}
 
 
-def repository_level(request: Request, registry: "Registry", name: str) -> Dict[str, Any]:
+def repository_level(request: Request, registry: Registry, name: str) -> Dict[str, Any]:
     return {"extensions": _entries(registry, REPOSITORY, name)}
 
 
-def _entries(registry: "Registry", level: str, repository: Any) -> List[Dict[str, Any]]:
+def _entries(registry: Registry, level: str, repository: Any) -> List[Dict[str, Any]]:
     return [ext.describe(level, repository) for ext in registry.extensions.listed(level, repository)]

@@ -38,7 +38,7 @@ def history_extension(repositories: Optional[Iterable[str]] = None) -> Extension
     return extension
 
 
-def tag_history(request: Request, registry: "Registry", name: str, tag: str) -> Dict[str, Any]:
+def tag_history(request: Request, registry: Registry, name: str, tag: str) -> Dict[str, Any]:
     start, end = _bound(request, "start"), _bound(request, "end")
     store = registry.store
     with store.lock:

@@ -22,7 +22,7 @@ class Extensions:
     Reads take an immutable snapshot, so tests may add extensions while a live server answers.
     """
 
-    def __init__(self, registry: Optional["Registry"] = None) -> None:
+    def __init__(self, registry: Optional[Registry] = None) -> None:
         self._registry = registry  # the built-in events extension reads its notifications
         self.oci = oci_extension()
         self._added: Tuple[Extension, ...] = ()

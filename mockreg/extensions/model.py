@@ -96,7 +96,7 @@ class Extension:
         # as ("registry", "catalog", "*"); None: any authenticated client, as on /v2/.
         self.registry_access: Optional[Tuple[str, str, str]] = None
         self._repositories: Optional[FrozenSet[str]] = None
-        self.repositories = repositories  # type: ignore[assignment]
+        self.repositories = repositories
         # Replaced, never mutated, so request threads iterate a stable mapping.
         self._endpoints: Dict[Tuple[str, str, str], Endpoint] = {}
 

@@ -74,11 +74,11 @@ def extension_routes() -> List[Route]:
     return [discover_route, Route(_ExtensionPath(discover=False), any_method)]  # type: ignore[arg-type]
 
 
-def discover(registry: "Registry", request: Request, name: Optional[str] = None) -> Response:
+def discover(registry: Registry, request: Request, name: Optional[str] = None) -> Response:
     return dispatch(registry, request, *_DISCOVER, name=name)
 
 
-def dispatch(registry: "Registry", request: Request, extension: str, path: str,
+def dispatch(registry: Registry, request: Request, extension: str, path: str,
              name: Optional[str] = None) -> Response:
     if not registry.settings.extensions:
         raise RegistryError("UNSUPPORTED", "extensions are disabled on this registry", status=404)
@@ -96,7 +96,7 @@ def dispatch(registry: "Registry", request: Request, extension: str, path: str,
     return _run(endpoint, params, registry, request, name)
 
 
-def _run(endpoint: Endpoint, params: Dict[str, str], registry: "Registry", request: Request,
+def _run(endpoint: Endpoint, params: Dict[str, str], registry: Registry, request: Request,
          name: Optional[str]) -> Response:
     method = request.method
     operation = endpoint.operations.get(method)

@@ -38,7 +38,7 @@ PARAMETERS = ("repository",) + IMAGE_PARAMETERS + ("n", "last")
 MEDIA_TYPE = "application/json"
 
 
-def search(request: Request, registry: "Registry") -> Response:
+def search(request: Request, registry: Registry) -> Response:
     unknown = sorted(key for key in request.query if key not in PARAMETERS)
     if unknown:
         raise RegistryError("UNSUPPORTED", {"unsupported": unknown, "supported": list(PARAMETERS)},
@@ -54,8 +54,8 @@ def search(request: Request, registry: "Registry") -> Response:
         for repository in store.repositories.values():
             if _matches(repository.name, repositories):
                 images.extend(_images(repository, request))
-    page, headers = paginate(request, images, key=lambda image: f"{image['repository']}@{image['digest']}")
-    return _json({"images": page}, headers)
+    found, headers = paginate(request, images, key=lambda image: f"{image['repository']}@{image['digest']}")
+    return _json({"images": found}, headers)
 
 
 def _images(repository: Repository, request: Request) -> List[Dict[str, Any]]:

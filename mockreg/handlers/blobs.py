@@ -11,13 +11,14 @@ from .common import check_digest, check_name, digest_header, method_disabled, wh
 
 if TYPE_CHECKING:
     from ..registry import Registry
+    from ..store import BlobBytes
 
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 # Responses are written in slices so that a Range is served without copying the whole blob.
 SEND_SLICE = 1 << 20
 
 
-def get(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def get(registry: Registry, request: Request, name: str, digest: str) -> Response:
     check_name(name)
     check_digest(registry, digest)
     data = registry.store.blob(name, digest)
@@ -38,7 +39,7 @@ def get(registry: "Registry", request: Request, name: str, digest: str) -> Respo
     return Response(206, headers, b"" if request.method == "HEAD" else _slices(data, start, end))
 
 
-def delete(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def delete(registry: Registry, request: Request, name: str, digest: str) -> Response:
     check_name(name)
     check_digest(registry, digest)
     if not registry.settings.blob_delete:
@@ -78,7 +79,7 @@ def _unsatisfiable(total: int) -> RegistryError:
                          headers=[("Content-Range", f"bytes */{total}")])
 
 
-def _slices(data: bytes, start: int, end: int) -> Iterator[bytes]:
+def _slices(data: BlobBytes, start: int, end: int) -> Iterator[bytes]:
     if isinstance(data, bytes) and start == 0 and end == len(data):
         yield data
         return

@@ -25,7 +25,7 @@ def invalid_tag(tag: str) -> RegistryError:
                          message="invalid tag")
 
 
-def check_digest(registry: "Registry", digest: str) -> str:
+def check_digest(registry: Registry, digest: str) -> str:
     """Validate a digest the client sent; return its algorithm. 400 DIGEST_INVALID otherwise."""
     try:
         return digests.parse(digest, registry.algorithms)
@@ -33,14 +33,14 @@ def check_digest(registry: "Registry", digest: str) -> str:
         raise RegistryError("DIGEST_INVALID", str(exc)) from None
 
 
-def method_disabled(what: str, request: "Request", allowed: str) -> RegistryError:
+def method_disabled(what: str, request: Request, allowed: str) -> RegistryError:
     """405 for an optional operation switched off, as the spec tells clients to expect; RFC 9110
     asks a 405 to list the methods the resource does allow."""
     return RegistryError("UNSUPPORTED", f"{what} is disabled on this registry",
                          message=f"{request.method} is not allowed here", headers=[("Allow", allowed)])
 
 
-def digest_header(registry: "Registry", digest: str) -> List[Tuple[str, str]]:
+def digest_header(registry: Registry, digest: str) -> List[Tuple[str, str]]:
     return [("Docker-Content-Digest", digest)] if registry.settings.digest_headers else []
 
 

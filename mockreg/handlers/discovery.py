@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from ..registry import Registry
 
 
-def base(registry: "Registry", request: Request) -> Response:
+def base(registry: Registry, request: Request) -> Response:
     return json_response(200, b"{}")
 
 
-def tags_list(registry: "Registry", request: Request, name: str) -> Response:
+def tags_list(registry: Registry, request: Request, name: str) -> Response:
     check_name(name)
     tags = registry.store.tags(name)
     page, more = paginate(tags, positive_int_arg(request.arg("n"), "n"), request.arg("last"))
@@ -28,7 +28,7 @@ def tags_list(registry: "Registry", request: Request, name: str) -> Response:
     return json_response(200, body, _next_link(f"/v2/{name}/tags/list", page, request, more))
 
 
-def catalog(registry: "Registry", request: Request) -> Response:
+def catalog(registry: Registry, request: Request) -> Response:
     if not registry.settings.catalog:
         raise RegistryError("UNSUPPORTED", "the catalog is disabled on this registry", status=404,
                             message="not found")
@@ -38,7 +38,7 @@ def catalog(registry: "Registry", request: Request) -> Response:
     return json_response(200, body, _next_link("/v2/_catalog", page, request, more))
 
 
-def referrers(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def referrers(registry: Registry, request: Request, name: str, digest: str) -> Response:
     if not registry.settings.referrers:  # answered before any check: the endpoint is simply absent
         raise RegistryError("UNSUPPORTED", "the referrers API is disabled on this registry", status=404,
                             message="not found")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..registry import Registry
 
 
-def get(registry: "Registry", request: Request, name: str, reference_: str) -> Response:
+def get(registry: Registry, request: Request, name: str, reference_: str) -> Response:
     check_name(name)
     _check_reference(registry, reference_)
     manifest = registry.store.resolve(name, reference_)
@@ -35,7 +35,7 @@ def get(registry: "Registry", request: Request, name: str, reference_: str) -> R
     return Response(200, headers, b"" if request.method == "HEAD" else manifest.body)
 
 
-def put(registry: "Registry", request: Request, name: str, reference_: str) -> Response:
+def put(registry: Registry, request: Request, name: str, reference_: str) -> Response:
     check_name(name)
     by_digest = _check_reference(registry, reference_)
     tags = [] if by_digest else [reference_]
@@ -64,7 +64,7 @@ def put(registry: "Registry", request: Request, name: str, reference_: str) -> R
     return empty(201, headers)
 
 
-def delete(registry: "Registry", request: Request, name: str, reference_: str) -> Response:
+def delete(registry: Registry, request: Request, name: str, reference_: str) -> Response:
     check_name(name)
     if _check_reference(registry, reference_):
         if not registry.settings.manifest_delete:
@@ -77,7 +77,7 @@ def delete(registry: "Registry", request: Request, name: str, reference_: str) -
     return empty(202)
 
 
-def _check_reference(registry: "Registry", reference_: str) -> bool:
+def _check_reference(registry: Registry, reference_: str) -> bool:
     """True when the reference is a digest, False for a tag; 400 when it is neither."""
     if ":" in reference_:
         check_digest(registry, reference_)
@@ -87,7 +87,7 @@ def _check_reference(registry: "Registry", reference_: str) -> bool:
     return False
 
 
-def _check_preconditions(registry: "Registry", request: Request, name: str, reference_: str) -> None:
+def _check_preconditions(registry: Registry, request: Request, name: str, reference_: str) -> None:
     """If-Match / If-None-Match on PUT (RFC 9110 13.1), so clients can update tags without races."""
     if_match, if_none_match = request.header("If-Match"), request.header("If-None-Match")
     if if_match is None and if_none_match is None:

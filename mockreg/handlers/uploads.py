@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?$")
 
 
-def start(registry: "Registry", request: Request, name: str) -> Response:
+def start(registry: Registry, request: Request, name: str) -> Response:
     check_name(name)
     mount = request.arg("mount")
     if mount is not None:
@@ -44,7 +44,7 @@ def start(registry: "Registry", request: Request, name: str) -> Response:
     return empty(202, headers)
 
 
-def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Optional[Response]:
+def _mount(registry: Registry, request: Request, name: str, digest: str) -> Optional[Response]:
     check_digest(registry, digest)
     if not registry.settings.blob_mount:
         return None
@@ -61,7 +61,7 @@ def _mount(registry: "Registry", request: Request, name: str, digest: str) -> Op
     return _created(registry, name, digest)
 
 
-def _monolithic(registry: "Registry", request: Request, name: str, digest: str) -> Response:
+def _monolithic(registry: Registry, request: Request, name: str, digest: str) -> Response:
     algorithm = check_digest(registry, digest)
     buffer = bytearray()
     hasher = digests.new_hasher(algorithm)
@@ -73,14 +73,14 @@ def _monolithic(registry: "Registry", request: Request, name: str, digest: str) 
     return _created(registry, name, digest)
 
 
-def patch(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def patch(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
         _append(registry, request, session)
         return empty(202, _session_headers(registry, session))
 
 
-def finish(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def finish(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     registry.store.upload(name, _session_id(session_id))  # an unknown session is 404 before the digest is judged
     digest = request.arg("digest") or _digest_in_path(session_id)
@@ -104,13 +104,13 @@ def finish(registry: "Registry", request: Request, name: str, session_id: str) -
     return _created(registry, name, digest)
 
 
-def status(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def status(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     session = registry.store.upload(name, _session_id(session_id))
     return empty(204, _session_headers(registry, session))
 
 
-def cancel(registry: "Registry", request: Request, name: str, session_id: str) -> Response:
+def cancel(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     if not registry.settings.upload_cancel:
         raise method_disabled("cancelling uploads", request, "GET, PATCH, PUT")
@@ -119,7 +119,7 @@ def cancel(registry: "Registry", request: Request, name: str, session_id: str) -
     return empty(204)
 
 
-def _append(registry: "Registry", request: Request, session: UploadSession) -> None:
+def _append(registry: Registry, request: Request, session: UploadSession) -> None:
     """Add the request body to the session, honouring Content-Range; all or nothing."""
     declared = _content_range(request.header("Content-Range"))
     if declared is not None and declared[0] != session.size:
@@ -166,7 +166,7 @@ def _digest_in_path(raw: str) -> Optional[str]:
     return rest.split("&", 1)[0] or None
 
 
-def _session_headers(registry: "Registry", session: UploadSession) -> List[Tuple[str, str]]:
+def _session_headers(registry: Registry, session: UploadSession) -> List[Tuple[str, str]]:
     # With `upload_location_state`, the Location carries an opaque query as distribution's
     # `_state` does; clients must send it back as given (client rule OCI-C006).
     state = f"?_state={session.id[:8]}.{session.size}" if registry.settings.upload_location_state else ""
@@ -177,5 +177,5 @@ def _session_headers(registry: "Registry", session: UploadSession) -> List[Tuple
     ]
 
 
-def _created(registry: "Registry", name: str, digest: str) -> Response:
+def _created(registry: Registry, name: str, digest: str) -> Response:
     return empty(201, [("Location", f"/v2/{name}/blobs/{digest}"), *digest_header(registry, digest)])

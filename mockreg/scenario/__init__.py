@@ -13,7 +13,7 @@ import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Union
 
 from .. import content
 from ..auth.config import AuthConfig
@@ -70,7 +70,7 @@ class Scenario:
             raise document.error(("settings",), "blobs marked `missing: true` need `sparse_manifests: true`")
 
     @classmethod
-    def load(cls, path: PathLike) -> "Scenario":
+    def load(cls, path: PathLike) -> Scenario:
         """Read, validate and build a scenario file; ScenarioError says what is wrong and where."""
         return cls(files.load(Path(path)))
 
@@ -102,7 +102,7 @@ class Scenario:
             return found.layers[position].digest
         raise KeyError(f"part must be config, layer or blob, not {part!r}")
 
-    def _split(self, reference: str) -> "tuple[str, str]":
+    def _split(self, reference: str) -> tuple[str, str]:
         for separator in ("@", ":"):
             repository, sep, label = reference.rpartition(separator)
             if sep and repository in self.repositories:
@@ -111,7 +111,7 @@ class Scenario:
                        f"({', '.join(sorted(self.repositories)) or 'none'})")
 
     # -- applying -----------------------------------------------------------------------
-    def apply(self, registry: "Registry") -> None:
+    def apply(self, registry: Registry) -> None:
         """Load everything into `registry`. On any error the registry is left exactly as it was."""
         from ..registry import Registry
 
@@ -136,8 +136,8 @@ class Scenario:
         registry.settings = settings
         for extension in behaviour.extensions:
             registry.extensions.add(extension)
-        for builtin in behaviour.builtins:
-            registry.extensions.enable(builtin["builtin"], builtin.get("repositories"))
+        for spec in behaviour.builtins:
+            registry.extensions.enable(spec["builtin"], spec.get("repositories"))
         if behaviour.auth is not None:
             registry.enable_auth(behaviour.auth)
         for rule in behaviour.faults:
@@ -155,18 +155,19 @@ class Scenario:
             for tag, label in plan.tags.items():
                 tags_of.setdefault(label, []).append(tag)
             for label, manifest in plan.manifests.items():
-                size = len(manifest.manifest) + (sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0)
+                blobs = sum(b.size for b in manifest.blobs) if isinstance(manifest, Image) else 0
+                size = len(manifest.manifest) + blobs
                 kind = "index" if isinstance(manifest, Index) else ("artifact" if manifest.artifact_type else "image")
                 rows.append({"repository": name, "name": label, "tags": sorted(tags_of.get(label, [])),
                              "kind": kind, "digest": manifest.digest, "size": size})
         return rows
 
 
-def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPlan) -> None:
+def _push_plan(document: files.Document, staging: Registry, plan: RepositoryPlan) -> None:
     # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
-    pushed = set()
+    pushed: Set[str] = set()
     for manifest in plan.manifests.values():
         _push_manifest(staging, plan, manifest, pushed)
     for label in plan.fallback:
@@ -174,14 +175,14 @@ def _push_plan(document: files.Document, staging: "Registry", plan: RepositoryPl
     for tag, label in plan.tags.items():
         manifest = plan.manifests[label]
         staging.push_manifest(plan.name, manifest.manifest, tag, media_type=manifest.media_type)
-    for path, tag, where in plan.layouts:
+    for path, layout_tag, where in plan.layouts:
         try:
-            import_layout(staging, path, plan.name, tag)
+            import_layout(staging, path, plan.name, layout_tag)
         except LayoutError as exc:
             raise document.error(where, str(exc)) from None
 
 
-def _push_manifest(staging: "Registry", plan: RepositoryPlan, manifest: Union[Image, Index], pushed: set) -> None:
+def _push_manifest(staging: Registry, plan: RepositoryPlan, manifest: Union[Image, Index], pushed: Set[str]) -> None:
     if manifest.digest in pushed:
         return
     if isinstance(manifest, Image):
@@ -215,7 +216,8 @@ def _behaviour(document: files.Document) -> _Behaviour:
         else:
             extensions.append(_extension(document, spec, where))
     auth = _convert(document, ("auth",), AuthConfig.from_dict, data["auth"]) if "auth" in data else None
-    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule) for i, rule in enumerate(data.get("faults", []))]
+    faults = [_convert(document, ("faults", i), FaultRule.from_dict, rule)
+              for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
     notifications = _notifications(document, data["notifications"]) if "notifications" in data else None
@@ -258,7 +260,8 @@ def _route_handler(document: files.Document, route: Dict[str, Any], where: Any) 
     if "handler" in route:
         module_name, _, function_name = route["handler"].partition(":")
         try:
-            return getattr(importlib.import_module(module_name), function_name)
+            handler: Callable[..., Any] = getattr(importlib.import_module(module_name), function_name)
+            return handler
         except (ImportError, AttributeError) as exc:
             raise document.error(where + ("handler",), f"cannot import {route['handler']!r}: {exc}") from None
     default = route.get("response", {})
@@ -284,7 +287,7 @@ def _canned(spec: Dict[str, Any]) -> Response:
                              ("Content-Length", str(len(body))), *headers], body)
 
 
-def load_into(registry: "Registry", path: PathLike) -> Scenario:
+def load_into(registry: Registry, path: PathLike) -> Scenario:
     """Load the scenario at `path` into `registry` and return it (for digest look-ups)."""
     scenario = Scenario.load(path)
     scenario.apply(registry)

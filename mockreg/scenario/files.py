@@ -75,7 +75,7 @@ def _load(path: Path, chain: Tuple[Path, ...]) -> Document:
         _merge(merged, origins, child.data, child.origins, ())
         files.extend(child.files)
     own = {key: value for key, value in data.items() if key != "include"}
-    own_origins = {where: (path, *pos) for where, pos in positions.items()}
+    own_origins: Dict[KeyPath, Origin] = {where: (path, *pos) for where, pos in positions.items()}
     _merge(merged, origins, own, own_origins, ())
     files.append(path)
     return Document(merged, origins, files)

@@ -14,11 +14,11 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple, Union
 
 from .errors import KeyPath
 
-_TYPES = {
+_TYPES: Dict[str, Union[type, Tuple[type, ...]]] = {
     "object": dict, "array": list, "string": str, "boolean": bool,
     "integer": int, "number": (int, float), "null": type(None),
 }
@@ -56,9 +56,9 @@ def _check(value: Any, rule: Dict[str, Any], where: KeyPath, root: Dict[str, Any
         kinds = expected if isinstance(expected, list) else [expected]
         if not any(_is(value, kind) for kind in kinds):
             raise SchemaViolation(where, f"expected {_describe(rule)}, found {_found(value)}")
-    if "const" in rule and value != rule["const"]:
-        raise SchemaViolation(where, f"expected {rule['const']!r}, found {value!r}")
-    if "enum" in rule and value not in rule["enum"]:
+    if "const" in rule and not _json_equal(value, rule["const"]):
+        raise SchemaViolation(where, f"expected {rule['const']!r}, found {_json_text(value)}")
+    if "enum" in rule and not any(_json_equal(value, choice) for choice in rule["enum"]):
         hint = _did_you_mean(str(value), [str(v) for v in rule["enum"]])
         raise SchemaViolation(where, f"expected one of {', '.join(map(str, rule['enum']))}, found {value!r}{hint}")
     if isinstance(value, str):
@@ -118,6 +118,22 @@ def _check_one_of(value: Any, rule: Dict[str, Any], where: KeyPath, root: Dict[s
     raise SchemaViolation(where, f"expected {rule.get('description', 'a mapping')}, found {_found(value)}")
 
 
+def _json_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
+def _json_equal(value: Any, expected: Any) -> bool:
+    """Equality as JSON Schema means it: `true` is not `1` (Python's True == 1 is), 1 equals 1.0."""
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return type(value) is type(expected) and value == expected
+    if isinstance(value, (list, tuple)) and isinstance(expected, (list, tuple)):
+        return len(value) == len(expected) and all(map(_json_equal, value, expected))
+    if isinstance(value, dict) and isinstance(expected, dict):
+        return value.keys() == expected.keys() and all(_json_equal(value[k], expected[k]) for k in value)
+    return type(value) in (int, float) and type(expected) in (int, float) and value == expected \
+        or type(value) is type(expected) and value == expected
+
+
 def _is(value: Any, kind: str) -> bool:
     if kind in ("integer", "number") and isinstance(value, bool):
         return False
@@ -129,10 +145,12 @@ def _describe(rule: Dict[str, Any]) -> str:
         return rule["description"]
     expected = rule.get("type", "a value")
     kinds = expected if isinstance(expected, list) else [expected]
-    return " or ".join(_KIND_NAMES.get(kind, kind) for kind in kinds)
+    return " or ".join(_KIND_NAMES.get(kind, str(kind)) for kind in kinds)
 
 
 def _found(value: Any) -> str:
+    if isinstance(value, bool):
+        return _json_text(value)
     names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "nothing (null)",
              int: "the number", float: "the number"}
     for kind, name in names.items():
