@@ -348,3 +348,27 @@ def test_the_description_says_what_the_file_holds(upstream, tmp_path):
     assert yaml.safe_load(out.read_text())["description"] == (
         f"Recorded from {upstream.url}: 1 repository and 1 manifest as they were before the client's operations, "
         "4 exchanges")  # manifest GET, blob HEAD, mount (201), referrers
+
+
+def test_an_unquoted_realm_is_pointed_at_the_token_proxy_too(bearer_upstream, tmp_path):
+    inner = bearer_upstream.app
+
+    def bare_realm(environ, start_response):  # realm=URL as a token, which RFC 9110 allows
+        def start(status, headers, exc_info=None):
+            headers = [(k, v.replace('realm="', "realm=", 1).replace('",service', ",service", 1)
+                        if k == "WWW-Authenticate" else v) for k, v in headers]
+            return start_response(status, headers, exc_info)
+        return inner(environ, start)
+
+    bearer_upstream.app = bare_realm
+
+    def client(host_port: str) -> None:
+        challenge = requests.get(f"http://{host_port}/v2/demo/app/tags/list").headers["WWW-Authenticate"]
+        assert challenge.startswith(f'Bearer realm="http://{host_port}/_record/token/1",'), challenge
+        token = requests.get(f"http://{host_port}/_record/token/1", params={"scope": "repository:demo/app:pull"},
+                             auth=(USER, PASSWORD)).json()["token"]
+        assert requests.get(f"http://{host_port}/v2/demo/app/tags/list",
+                            headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    out = record(bearer_upstream.url, tmp_path / "rec.yaml", client)
+    assert yaml.safe_load(out.read_text())["auth"]["service"] == "upstream-svc"

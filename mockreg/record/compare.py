@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 COMPARED_HEADERS = ("docker-content-digest", "oci-chunk-min-length", "www-authenticate", "ratelimit-limit")
 _UPLOAD_ID = re.compile(r"(/blobs/uploads/)[^/?]+")
-_REALM = re.compile(r'realm="[^"]*"')
+_REALM = re.compile(r'realm=(?:"[^"]*"|[^",\s]+)', re.IGNORECASE)
 
 
 def recorded_exchanges(path: Union[str, Path]) -> List[Dict[str, Any]]:

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..challenges import parse_challenge
 from ..digest import looks_like_digest
 from .recording import Exchange, Recording
 
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _RATE = re.compile(r"^\s*(\d+)\s*;\s*w=(\d+)")
 # What mockreg itself answers with a Docker-Content-Digest header (handlers/common.digest_header).
 _DIGEST_KINDS = ("manifest-get", "manifest-head", "manifest-put", "blob-get", "blob-head")
@@ -189,8 +189,7 @@ def _auth(found: Behaviour, exchanges: List[Exchange], recording: Recording, rep
     if challenge is None:
         return
     text = challenge.headers["www-authenticate"]
-    scheme = text.split(" ", 1)[0].lower()
-    params = dict(_CHALLENGE_PARAM.findall(text))
+    scheme, params = parse_challenge(text)
     if scheme not in ("basic", "bearer"):
         found.note(f"the upstream asked for an auth scheme mockreg does not emulate: {text}", challenge)
         return

@@ -232,7 +232,8 @@ class RecordingProxy:
             elif lowered == "link":
                 value = _LINK_URL.sub(lambda m: f"<{self._local_url(m.group(1), response.url, local)}>", value)
             elif lowered == "www-authenticate" and value[:7].lower() == "bearer ":
-                value = REALM.sub(lambda m: f'realm="{local}{TOKEN_PREFIX}{self._realm_id(m.group(1))}"', value)
+                value = REALM.sub(lambda m: f'realm="{local}{TOKEN_PREFIX}{self._realm_id(m.group(1) or m.group(2))}"',
+                                  value)
             out.append((key, value))
         return out
 

@@ -13,7 +13,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ..remote import _CHALLENGE_PARAM, _reason
+from ..challenges import parse_challenge
+from ..remote import _reason
 
 if TYPE_CHECKING:
     import requests
@@ -102,7 +103,7 @@ class Upstream:
     def _learn(self, response: requests.Response, scope: str) -> bool:
         """Read the challenge of a 401; True when a retry with our credentials can help."""
         challenge = response.headers.get("WWW-Authenticate", "")
-        scheme = challenge.split(" ", 1)[0].lower()
+        scheme, params = parse_challenge(challenge)
         with self._lock:
             self.own_challenge = self.own_challenge or challenge
             if scheme == "basic" and self._credentials is not None and self._scheme != "basic":
@@ -110,7 +111,6 @@ class Upstream:
                 return True
             if scheme != "bearer" or self._credentials is None:
                 return False  # a given --token is sent as it is: a refusal is the upstream's answer
-            params = dict(_CHALLENGE_PARAM.findall(challenge))
             if "realm" not in params:
                 return False
             self._scheme = "bearer"

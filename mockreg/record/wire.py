@@ -22,7 +22,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
 KEY_HEADERS = ("docker-content-digest", "content-type", "oci-chunk-min-length", "location", "link",
                "www-authenticate", "retry-after", "ratelimit-limit", "ratelimit-remaining", "oci-filters-applied",
                "warning")
-REALM = re.compile(r'realm="([^"]*)"')
+REALM = re.compile(r'realm=(?:"([^"]*)"|([^",\s]+))', re.IGNORECASE)  # quoted or a bare token
 UPLOAD_ID = re.compile(r"(/blobs/uploads/)[^/?]+")
 
 
