@@ -180,3 +180,12 @@ def test_port_in_use_is_exit_1(capsys):
     assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
 
 
+
+
+def test_an_error_quoting_a_signed_url_is_recorded_without_its_query():
+    from mockreg.record.upstream import reason
+
+    error = Exception("HTTPSConnectionPool(host='s3.example', port=443): Max retries exceeded with url: "
+                      "/bucket/blob?X-Amz-Signature=s3cr3t&X-Amz-Credential=AKIAEXAMPLE (Caused by timeout)")
+    assert reason(error) == ("HTTPSConnectionPool(host='s3.example', port=443): Max retries exceeded with url: "
+                             "/bucket/blob?… (Caused by timeout)")

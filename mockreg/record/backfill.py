@@ -15,7 +15,7 @@ from typing import List, Optional, Set, Tuple
 
 from ..manifests import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
 from .recording import BlobSink, Recording
-from .upstream import Upstream, UpstreamError
+from .upstream import Upstream, UpstreamError, reason
 
 ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST))
 MAX_MANIFEST = 4 * 1024 * 1024
@@ -61,7 +61,7 @@ class Backfill:
                 self._fetch(what, repository, reference, headers)
             except Exception as exc:  # any failure is reported, and the next fetch still runs
                 if not isinstance(exc, UpstreamError):
-                    exc = UpstreamError(f"{type(exc).__name__}: {exc}")
+                    exc = UpstreamError(f"{type(exc).__name__}: {reason(exc)}")
                 self._recording.problem(f"could not fetch {repository} {what[:-1]} {reference} "
                                         f"for the scenario: {exc}")
 

@@ -9,6 +9,7 @@ fetched from the challenge's realm with those credentials), or the given token a
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
@@ -80,12 +81,12 @@ class Upstream:
             return self._session.request(method, url, headers=dict(headers), data=body, stream=True,
                                          allow_redirects=False, timeout=self._timeout, verify=self._verify)
         except requests.exceptions.SSLError as exc:
-            raise UpstreamError(f"TLS with {_origin(url)} failed ({_reason(exc)}); for a private CA pass "
+            raise UpstreamError(f"TLS with {_origin(url)} failed ({reason(exc)}); for a private CA pass "
                                 "--ca-file CA.pem, for a plain-http registry give an http:// URL") from None
         except requests.exceptions.Timeout:
             raise UpstreamError(f"{_origin(url)} did not answer {method} within {self._timeout:g} s") from None
         except requests.exceptions.RequestException as exc:
-            raise UpstreamError(f"cannot reach {_origin(url)}: {_reason(exc)}") from None
+            raise UpstreamError(f"cannot reach {_origin(url)}: {reason(exc)}") from None
 
     # -- the recorder's own credentials --------------------------------------------------------
     def _authorization(self, scope: str) -> List[Tuple[str, str]]:
@@ -131,7 +132,7 @@ class Upstream:
             answer = self._session.get(self._bearer["realm"], params=query, auth=auth, timeout=self._timeout,
                                        verify=self._verify)
         except requests.exceptions.RequestException as exc:
-            raise UpstreamError(f"token endpoint {self._bearer['realm']}: {_reason(exc)}") from None
+            raise UpstreamError(f"token endpoint {self._bearer['realm'].split('?', 1)[0]}: {reason(exc)}") from None
         try:
             document = answer.json() if answer.status_code == 200 else {}
             token = document.get("token") or document.get("access_token")
@@ -143,6 +144,13 @@ class Upstream:
 
     def close(self) -> None:
         self._session.close()
+
+
+def reason(exc: BaseException) -> str:
+    """Why a request failed, in one line fit for the recording: query strings (signed URLs carry
+    `X-Amz-Signature`, tokens may ride in `?access_token=`) are cut from any URL the error quotes."""
+    text = _reason(exc) if isinstance(exc, Exception) else str(exc)
+    return re.sub(r"\?[^\s'\")]*", "?…", text)
 
 
 def _basic(credentials: Tuple[str, str]) -> str:
