@@ -13,6 +13,9 @@ on, only admin users may call it. JSON in, JSON out; errors use the registry's e
     GET    /_mockreg/clock              {"now", "frozen"}; POST {"advance": S} / {"freeze": true|T} /
                                         {"unfreeze": true}
     GET    /_mockreg/journal            the request journal, where the registry keeps one
+    GET    /_mockreg/profile            the registry profile in use, with its behaviours and sources
+    GET    /_mockreg/repositories       every repository and namespace; POST {"name": REPO} creates an
+                                        empty repository, {"namespace": PREFIX} a namespace
     GET    /_mockreg/client-checks      client rule violations, when client checks are on
     GET|POST|DELETE /_mockreg/notifications[/NAME]  webhook endpoints, their deliveries
                                         (mockreg/events/control.py, docs/events.md)
@@ -41,8 +44,9 @@ ENDPOINTS = [
     "GET /_mockreg/", "POST /_mockreg/reset", "GET|POST /_mockreg/settings", "POST /_mockreg/scenario",
     "GET|POST|DELETE /_mockreg/faults", "GET|DELETE /_mockreg/faults/ID",
     "GET|POST|DELETE /_mockreg/rate-limits", "DELETE /_mockreg/rate-limits/ID",
-    "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/client-checks",
-    "GET|POST|DELETE /_mockreg/notifications", "DELETE /_mockreg/notifications/NAME",
+    "GET|POST /_mockreg/clock", "GET /_mockreg/journal", "GET /_mockreg/client-checks", "GET /_mockreg/profile",
+    "GET|POST /_mockreg/repositories", "GET|POST|DELETE /_mockreg/notifications",
+    "DELETE /_mockreg/notifications/NAME",
 ]
 
 
@@ -81,6 +85,9 @@ def reset(registry: Registry, request: Request) -> Response:
     for layer in (faults.find(registry), ratelimit.find(registry)):
         if layer is not None:
             layer.clear()
+    if registry.profile is not None:  # a profile's rate limits are part of how the registry behaves
+        for limit in registry.profile.rate_limits:
+            registry.rate_limit(limit)
     kept = _journal_of(registry)
     if kept is not None:
         kept.clear()
@@ -221,6 +228,28 @@ def journal(registry: Registry, request: Request) -> Response:
     return _json({"entries": [_entry(entry) for entry in kept.entries]})
 
 
+def profile(registry: Registry, request: Request) -> Response:
+    _checked(registry)
+    applied = registry.profile
+    return _json(applied.summary() if applied is not None else {"name": None})
+
+
+def repositories(registry: Registry, request: Request) -> Response:
+    """POST {"name": REPO} creates a repository, {"namespace": PREFIX} a namespace."""
+    _checked(registry)
+    if request.method == "POST":
+        body = _body(request)
+        if len(body) != 1 or set(body) - {"name", "namespace"} or not isinstance(next(iter(body.values())), str):
+            raise _bad('POST {"name": "REPOSITORY"} or {"namespace": "PREFIX"} to create one')
+        if "name" in body:
+            registry.create_repository(body["name"])  # NAME_INVALID for a bad name
+        else:
+            registry.create_namespace(body["namespace"])
+    with registry.store.lock:
+        namespaces = sorted(registry.store.namespaces)
+    return _json({"repositories": registry.repositories(), "namespaces": namespaces})
+
+
 def client_checks(registry: Registry, request: Request) -> Response:
     """Violations found so far, `?level=MUST|SHOULD|INTEROP` (default INTEROP: all)."""
     _checked(registry)
@@ -261,6 +290,9 @@ def routes() -> List[Route]:
               post=("control-rate-limits-add", rate_limits), delete=("control-rate-limits-remove", rate_limits)),
         route(f"{PREFIX}/clock", get=("control-clock", clock), post=("control-clock-change", clock)),
         route(f"{PREFIX}/journal", get=("control-journal", journal)),
+        route(f"{PREFIX}/profile", get=("control-profile", profile)),
+        route(f"{PREFIX}/repositories", get=("control-repositories", repositories),
+              post=("control-repository-create", repositories)),
         route(f"{PREFIX}/client-checks", get=("control-client-checks", client_checks)),
         route(f"{PREFIX}/notifications(?:/(?P<endpoint>[^/]+))?", get=("control-notifications", notifications),
               post=("control-notifications-add", notifications),

@@ -31,7 +31,9 @@ Headers = List[Tuple[str, str]]
 class RegistryError(Exception):
     """An error the registry answers with: an HTTP status and the spec's JSON body.
 
-    Handlers raise it; one place (`response`) renders it, so every error looks alike.
+    Handlers raise it; one place (`response`) renders it, so every error looks alike. `reason`
+    names the condition when a switch (docs/registry.md) refused the request, e.g.
+    "repository-missing", so error rules can answer it the way a real registry does.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class RegistryError(Exception):
         status: Optional[int] = None,
         message: Optional[str] = None,
         headers: Iterable[Tuple[str, str]] = (),
+        reason: Optional[str] = None,
     ) -> None:
         default_status, default_message = ERROR_CODES[code]
         self.code = code
@@ -49,6 +52,7 @@ class RegistryError(Exception):
         self.message = message or default_message
         self.detail = detail
         self.headers: Headers = list(headers)
+        self.reason = reason
         super().__init__(f"{self.status} {code}: {self.message}" + (f" ({detail})" if detail else ""))
 
     def body(self) -> bytes:

@@ -41,6 +41,19 @@ class Request:
     def args(self, name: str) -> List[str]:
         return self.query.get(name, [])
 
+    def origin(self) -> Tuple[str, str]:
+        """(scheme, host[:port]) the client used, e.g. ("http", "127.0.0.1:5000")."""
+        environ = self.environ
+        host = environ.get("HTTP_HOST")
+        if not host:
+            host = f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
+        return environ.get("wsgi.url_scheme", "http"), host
+
+    def replace_query(self, query: str) -> None:
+        """Change the query arguments the handler will see (layers clamp `n` or drop `mount` this
+        way); the environ keeps what the client sent, for the journal and the request log."""
+        self._query = parse_qs(query, keep_blank_values=True)
+
     def header(self, name: str) -> Optional[str]:
         key = name.upper().replace("-", "_")
         if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -60,6 +73,11 @@ class Request:
         if value < 0:
             raise RegistryError("SIZE_INVALID", "Content-Length is negative")
         return value
+
+    def has_body(self) -> bool:
+        """Whether the request brings bytes: a positive Content-Length, or a body read until EOF."""
+        length = self.content_length
+        return length > 0 if length is not None else self._streams_until_eof()
 
     def _streams_until_eof(self) -> bool:
         return bool(self.environ.get("wsgi.input_terminated")) or (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Generator, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -39,6 +39,9 @@ DEFAULT_JOURNAL_SIZE = 10_000
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mockreg_journal_size", "requests each test's journal keeps (oldest dropped first)",
                   default=str(DEFAULT_JOURNAL_SIZE))
+    parser.addoption("--mockreg-profiles", metavar="NAMES", default=None,
+                     help="run @pytest.mark.mockreg_profiles tests only under these registry profiles "
+                          "(comma-separated, e.g. --mockreg-profiles=ecr,ghcr)")
     parser.addini("mockreg_client_checks", "grade clients against the spec's client rules: off (default), must, "
                   "should or interop fails tests at that level and stricter; lower levels are warnings "
                   "(docs/client-checks.md)", default="off")
@@ -49,16 +52,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ClientCheckTally(), "mockreg-client-check-tally")
     config.addinivalue_line(
-        "markers", "mockreg(scenario=None, **settings): load a scenario file into the test's registry "
-        "and/or change settings, e.g. @pytest.mark.mockreg(scenario='fixtures/quickstart.yaml', "
-        "referrers=False); client_checks='must' grades the client and client_checks_ignore=[ids] skips "
-        "rules (docs/client-checks.md); see docs/fixtures.md")
+        "markers", "mockreg(scenario=None, profile=None, users=(), **settings): make the test's registry behave "
+        "like a registry profile (users: (name, password) pairs who may log in under its auth), load a scenario "
+        "file and/or change settings, e.g. "
+        "@pytest.mark.mockreg(profile='ecr', scenario='fixtures/quickstart.yaml', referrers=False); "
+        "client_checks='must' grades the client and client_checks_ignore=[ids] skips rules "
+        "(docs/client-checks.md); see docs/fixtures.md")
+    config.addinivalue_line(
+        "markers", "mockreg_profiles(*names, exclude=()): run the test once per registry profile (all shipped "
+        "profiles when no names are given), the profile's name in the test id; see docs/profiles.md")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.mockreg_profiles(...)`: parametrize the `mockreg_profile` fixture, which the
+    `mockreg` fixture (and so every registry fixture) reads."""
+    marker = metafunc.definition.get_closest_marker("mockreg_profiles")
+    if marker is None or "mockreg_profile" not in metafunc.fixturenames:
+        return
+    from .profile_params import profile_id, selected_profiles  # profiles are read only by tests that ask for them
+
+    seen = metafunc.config.stash.setdefault(_PROFILE_IDS, set())
+    seen.update(profile_id(str(name)) for name in marker.args)
+    chosen = selected_profiles(metafunc.definition.nodeid, marker.args, marker.kwargs,
+                               metafunc.config.getoption("--mockreg-profiles"))
+    metafunc.parametrize("mockreg_profile", chosen, ids=[profile_id(name) for name in chosen])
+
+
+_PROFILE_IDS = pytest.StashKey[Set[str]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    only = session.config.getoption("--mockreg-profiles")
+    if only is not None:
+        from .profile_params import check_option
+
+        check_option(only, session.config.stash.get(_PROFILE_IDS, set()))
 
 
 # -- the test's registry ------------------------------------------------------------------------
 @pytest.fixture
-def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
-    """A fresh, empty `Registry` for this test, configured by its `mockreg` markers."""
+def mockreg_profile(request: pytest.FixtureRequest) -> Optional[str]:
+    """The registry profile this test's registry takes: the name `mockreg_profiles` parametrizes
+    the test with, else the closest `@pytest.mark.mockreg(profile=...)`, else None (strict-spec)."""
+    marker = next((m for m in request.node.iter_markers("mockreg") if "profile" in m.kwargs), None)
+    return None if marker is None else marker.kwargs["profile"]
+
+
+@pytest.fixture
+def mockreg(request: pytest.FixtureRequest, mockreg_profile: Optional[str]) -> Iterator[Registry]:
+    """A fresh, empty `Registry` for this test, configured by its profile and `mockreg` markers."""
     from .session import ServerErrors, fresh_registry
 
     size = request.config.getini("mockreg_journal_size")
@@ -66,6 +108,10 @@ def mockreg(request: pytest.FixtureRequest) -> Iterator[Registry]:
         pytest.fail(f"ini option mockreg_journal_size must be a positive whole number, got {size!r}", pytrace=False)
     journal_size = int(size)
     registry = fresh_registry(journal_size=journal_size)
+    if mockreg_profile is not None:
+        from .profile_params import apply_profile
+
+        apply_profile(registry, request.node, mockreg_profile, _marker_users(request.node))
     request.node.stash[_SCENARIO] = configure_from_markers(registry, request.node)
     request.node.stash[_REGISTRY] = registry
     _start_client_checks(request.node, registry)
@@ -94,7 +140,7 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
                         pytrace=False)
         path = marker.args[0] if marker.args else marker.kwargs.get("scenario")
         settings = {k: v for k, v in marker.kwargs.items()
-                    if k not in ("scenario", "client_checks", "client_checks_ignore")}
+                    if k not in ("scenario", "profile", "users", "client_checks", "client_checks_ignore")}
         try:
             if path is not None:
                 closest = _scenario(node, path)
@@ -104,6 +150,12 @@ def configure_from_markers(registry: Registry, node: pytest.Item) -> Optional[Sc
         except (ScenarioError, ValueError) as exc:
             pytest.fail(f"{node.nodeid}: @pytest.mark.mockreg: {exc}", pytrace=False)
     return closest
+
+
+def _marker_users(node: pytest.Item) -> Any:
+    """The closest `@pytest.mark.mockreg(users=[(name, password), ...])`: who may log in under the profile."""
+    marker = next((m for m in node.iter_markers("mockreg") if "users" in m.kwargs), None)
+    return () if marker is None else marker.kwargs["users"]
 
 
 def _start_client_checks(node: pytest.Item, registry: Registry) -> None:

@@ -10,16 +10,18 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Union
 
-from . import control, faults, ratelimit, reference
+from . import control, error_rules, faults, header_rules, policy, ratelimit, reference
 from . import digest as digests
 from . import manifests as manifest_types
 from .auth import layer as auth_layer
 from .auth.config import AuthConfig
 from .auth.layer import AuthLayer
 from .clock import Clock
+from .error_rules import ErrorRule
 from .errors import RegistryError
 from .extensions import Extension, Extensions, extension_routes
 from .faults import FaultRule
+from .header_rules import HeaderRule
 from .http import Request, Response, error_response, json_response
 from .httpdate import date_header
 from .layers import Layer
@@ -59,8 +61,11 @@ class Registry:
     """
 
     def __init__(self, settings: Optional[Settings] = None, *, clock: Optional[Clock] = None,
-                 control_api: bool = False, **changes: Any) -> None:
-        self.settings = (settings or Settings()).replace(**changes) if changes else (settings or Settings())
+                 control_api: bool = False, profile: Optional[str] = None,
+                 users: Sequence[Any] = (), **changes: Any) -> None:
+        self.layers: List[Layer] = []
+        self.profile: Optional[Any] = None  # the applied mockreg.profiles.Profile, if any
+        self.settings = settings or Settings()
         self.clock = clock or Clock()
         self.store = Store(self.clock, lambda: self.settings.upload_timeout)
         self.store.tag_history_limit = lambda: self.settings.tag_history_limit
@@ -68,12 +73,27 @@ class Registry:
         # After the distribution routes: `/v2/a/manifests/_tag` is a manifest (see extensions/routing).
         self.router.routes.extend(extension_routes())
         self.extensions = Extensions(self)
-        self.layers: List[Layer] = []
         self.server_errors: List[BaseException] = []
         self._errors_lock = threading.Lock()
         self.control_api = False
         if control_api:
             self.enable_control_api()
+        if profile is not None:
+            from . import profiles  # YAML is read only when a profile is asked for
+
+            profiles.load(profile).apply(self, users)  # users: (name, password) pairs or auth Users
+        elif users:
+            raise TypeError("users= log in under a profile's auth; without a profile use enable_auth(users=...)")
+        if changes:  # settings given by name win over the profile's
+            self.configure(**changes)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Some switches live in a layer that exists only while they are on (so the spec-exact
+        # registry never runs it): follow every change of `settings` here rather than make
+        # `settings` a property, which every request reads many times.
+        object.__setattr__(self, name, value)
+        if name == "settings":
+            policy.sync(self)
 
     # -- configuration ------------------------------------------------------------------
     @property
@@ -130,6 +150,35 @@ class Registry:
     def rate_limits(self) -> ratelimit.RateLimitLayer:
         return ratelimit.layer_of(self)
 
+    def create_repository(self, name: str) -> None:
+        """Create an empty repository (for `repository_must_exist`; it is listed by the catalog)."""
+        _check_name(name)
+        self.store.create_repository(name)
+
+    def create_namespace(self, prefix: str) -> None:
+        """Create a namespace (for `namespace_must_exist`): pushes to `prefix` and to names under
+        `prefix/` are then welcome, e.g. a Harbor project or an Artifact Registry repository."""
+        _check_name(prefix)
+        self.store.create_namespace(prefix)
+
+    def add_error_rule(self, rule: Optional[ErrorRule] = None, **fields: Any) -> ErrorRule:
+        """Answer an error differently, e.g. `add_error_rule(when={"reason": "repository-missing"},
+        answer={"status": 404, "code": "NAME_UNKNOWN", "message": "..."})`; first match wins."""
+        if rule is not None and fields:
+            raise TypeError("pass an ErrorRule or keyword fields, not both")
+        rule = rule if rule is not None else ErrorRule.from_dict(fields)
+        error_rules.layer_of(self).add(rule)
+        return rule
+
+    def add_header_rule(self, rule: Optional[HeaderRule] = None, **fields: Any) -> HeaderRule:
+        """Drop or add response headers, e.g. `add_header_rule(kinds=["manifest-put"],
+        remove=["Docker-Content-Digest"])`."""
+        if rule is not None and fields:
+            raise TypeError("pass a HeaderRule or keyword fields, not both")
+        rule = rule if rule is not None else HeaderRule.from_dict(fields)
+        header_rules.layer_of(self).add(rule)
+        return rule
+
     def enable_control_api(self) -> None:
         """Serve the control API under /_mockreg/ (admin users only when auth is on)."""
         if not self.control_api:
@@ -162,15 +211,18 @@ class Registry:
             response = self._handle(request)
         except RegistryError as error:
             response = error_response(error)
+            # Kept for error rules, which re-answer by code and reason; without its traceback, whose
+            # frames hold the environ: that cycle would leave every error answer to the garbage collector.
+            environ["mockreg.error"] = error.with_traceback(None)
         except Exception as exc:  # a bug in mockreg: keep it for the test that caused it
             response = self._internal_error(exc)
+        # Before the layers, so header rules may drop them.
+        response.headers.append(_API_VERSION)
+        response.headers.append(date_header())
         match: Optional[Match] = environ.get("mockreg.match")
         for layer in reversed(self.layers):
             response = layer.after(self, request, match, response)
-        headers = response.headers
-        headers.append(_API_VERSION)
-        headers.append(date_header())
-        start_response(_REASONS.get(response.status, str(response.status)), headers)
+        start_response(_REASONS.get(response.status, str(response.status)), response.headers)
         body = response.body
         if request.method == "HEAD":
             return [b""]

@@ -20,9 +20,10 @@ from .server import LiveServer
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fresh_registry(settings: Optional[Mapping[str, Any]] = None, journal_size: int = DEFAULT_MAXLEN) -> Registry:
-    """A new, empty registry with `settings` applied and a request journal as its first layer."""
-    registry = Registry(**dict(settings or {}))
+def fresh_registry(settings: Optional[Mapping[str, Any]] = None, journal_size: int = DEFAULT_MAXLEN,
+                   profile: Optional[str] = None) -> Registry:
+    """A new, empty registry with `profile` and `settings` applied and a request journal as its first layer."""
+    registry = Registry(profile=profile, **dict(settings or {}))
     attach(registry, journal_size)
     return registry
 
@@ -126,6 +127,7 @@ class MockRegistry:
             @MockRegistry(requests=True, settings={"referrers": False})
             def test_push(self, mocked): ...
 
+    `profile="ecr"` makes it behave like a real registry (docs/profiles.md); `settings` win over it.
     `requests=True` routes `requests` calls for `base_url` (default http://mockreg.test) to the
     registry; `live=True` starts a server on `host`:`port` (default 127.0.0.1 and a free port).
     `stop()` (and leaving the block) raises `ServerErrors` if the registry hit a bug.
@@ -135,11 +137,11 @@ class MockRegistry:
                  base_url: Union[str, Sequence[str]] = DEFAULT_BASE_URL, passthrough: bool = True,
                  host: str = "127.0.0.1", port: int = 0,
                  ssl_context: Optional[ssl.SSLContext] = None, settings: Optional[Mapping[str, Any]] = None,
-                 journal_size: int = DEFAULT_MAXLEN) -> None:
+                 journal_size: int = DEFAULT_MAXLEN, profile: Optional[str] = None) -> None:
         self._options: Dict[str, Any] = dict(
             live=live, requests=requests, base_url=base_url, passthrough=passthrough, host=host, port=port,
-            ssl_context=ssl_context, settings=settings, journal_size=journal_size)
-        self.registry = fresh_registry(settings, journal_size)
+            ssl_context=ssl_context, settings=settings, journal_size=journal_size, profile=profile)
+        self.registry = fresh_registry(settings, journal_size, profile)
         self.journal = journal_of(self.registry)
         self.live: Optional[LiveRegistry] = None
         self.router: Optional[RequestsRouter] = None

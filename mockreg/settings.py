@@ -34,8 +34,32 @@ class Settings:
     max_upload_sessions: int = 1000  # uploads open at once; one more is 429 TOOMANYREQUESTS; 0: no limit
     catalog: bool = True
     extensions: bool = True
-    # -- record/replay (issue 15): answers a recorded upstream gave that no switch above covers --
-    blob_mount: bool = True  # False: a cross-repository mount always opens an upload (202), as some registries do
+    # -- issue 12: switches real registries' quirks need (docs/registry.md "Registry quirks");
+    # each refusal carries a `reason` that error rules can re-answer.
+    repository_must_exist: bool = False  # pushes to a repository not created first: 404 NAME_UNKNOWN
+    namespace_must_exist: bool = False  # pushes need a created namespace (a leading part of the name)
+    immutable_tags: str = ""  # comma-separated globs of tags that may not move once set ("*": all)
+    immutable_tags_allow_same: bool = True  # false: even the same manifest again is refused
+    manifest_subject: bool = True  # false: manifests with `subject` are refused
+    manifest_artifact_type: bool = True  # false: manifests with a top-level `artifactType` are refused
+    max_name_components: int = 0  # most "/"-separated components of a repository name; 0: no limit
+    min_name_components: int = 0  # fewest components (e.g. 2 for project/image); 0: no minimum
+    max_name_length: int = 0  # longest repository name; 0: no limit
+    tags_page_size: int = 0  # `n` a tags list uses when the client gives none; 0: everything
+    tags_page_max: int = 0  # the largest `n` a tags list answers; 0: no cap
+    catalog_page_size: int = 0
+    catalog_page_max: int = 0
+    page_over_max: str = "clamp"  # n above the cap: "clamp" it, or "error" (400)
+    link_header: str = "relative"  # pagination Link: "relative", "absolute" URL, or "none"
+    link_extra_params: str = ""  # query text added to pagination Links, e.g. "orderby="
+    tags_pagination: bool = True  # false: tags lists ignore n and last (every tag, no Link)
+    tags_order: str = "lexical"  # "lexical", or "pushed": in the order tags were first made
+    blob_mount: bool = True  # false: a mount request starts an ordinary upload (202)
+    mount_namespace_depth: int = 0  # N: mounts only between names sharing their first N components
+    chunked_uploads: bool = True  # false: PATCH on an upload session is refused
+    chunk_max_length: int = 0  # largest PATCH chunk; 0: no limit
+    chunk_min_rule: str = "none"  # chunks below chunk_min_length: "none", "every-patch", "all-but-last"
+    oci_accept_negotiation: bool = False  # OCI manifests only to clients whose Accept names their type
     # Hardening (issue 17): what one client or one tag can make the registry remember.
     rate_limit_windows: int = 10000  # windows (clients, users or repositories) kept per rate limit; 0: no bound
     tag_history_limit: int = 1000  # moves kept per tag, and deleted tags' histories per repository; 0: no bound
@@ -51,6 +75,11 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` applied; unknown names or wrong types raise ValueError."""
         return dataclasses.replace(self, **coerce(changes))
+
+
+# Settings whose value is one word from a fixed list.
+CHOICES = {"page_over_max": ("clamp", "error"), "link_header": ("relative", "absolute", "none"),
+           "tags_order": ("lexical", "pushed"), "chunk_min_rule": ("none", "every-patch", "all-but-last")}
 
 
 def coerce(changes: Mapping[str, Any]) -> Dict[str, Any]:
@@ -84,4 +113,13 @@ def _convert(name: str, value: Any, kind: type) -> Any:
         if number < 0:
             raise ValueError(f"setting {name!r} must not be negative, got {number}")
         return number
+    if kind is str:
+        if name not in CHOICES and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)  # a list of globs, as YAML writes it naturally
+        if not isinstance(value, str):
+            raise ValueError(f"setting {name!r} takes text, not {value!r}")
+        choices = CHOICES.get(name)
+        if choices is not None and value not in choices:
+            raise ValueError(f"setting {name!r} takes one of {', '.join(choices)}, not {value!r}")
+        return value
     return value

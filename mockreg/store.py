@@ -49,6 +49,7 @@ class UploadSession:
     algorithm: str
     hasher: Any
     buffer: bytearray = field(default_factory=bytearray)
+    last_chunk: int = 0  # bytes the latest PATCH brought (for chunk size rules)
     started: float = 0.0
     touched: float = 0.0
     # Set under `lock` when the upload is finished or cancelled: a request that was waiting for
@@ -74,6 +75,7 @@ class Store:
         self._blob_links: Dict[str, int] = {}
         self.repositories: Dict[str, Repository] = {}
         self.uploads: Dict[str, UploadSession] = {}
+        self.namespaces: Set[str] = set()  # created name prefixes (`namespace_must_exist`)
         # Called as on_change(change, repository, *details) after each change, under the lock, by
         # registry.notifications (events/observer.py); None, and free, while nobody listens.
         self.on_change: Optional[Callable[..., None]] = None
@@ -91,6 +93,20 @@ class Store:
         if repo is None:
             repo = self.repositories[name] = Repository(name)
         return repo
+
+    def create_repository(self, name: str) -> None:
+        """An empty repository, for registries where a push needs one (`repository_must_exist`)."""
+        with self.lock:
+            self._repository_for_change(name)
+
+    def create_namespace(self, prefix: str) -> None:
+        with self.lock:
+            self.namespaces.add(prefix)
+
+    def in_namespace(self, name: str) -> bool:
+        """Whether a created namespace is `name` or a leading part of it (`team` for `team/app`)."""
+        with self.lock:
+            return any(name == prefix or name.startswith(prefix + "/") for prefix in self.namespaces)
 
     def _repository_for_change(self, name: str) -> Repository:
         """As `_repository_for_write`, telling a listener about a repository it creates."""
@@ -256,6 +272,11 @@ class Store:
             if self.on_change is not None:
                 self.on_change("tag-delete", name, tag, repo.manifests.get(digest))
 
+    def tags_in_order(self, name: str) -> List[str]:
+        """Tags of `name` in the order they were first made."""
+        with self.lock:
+            return list(self.repository(name).tags)
+
     def tags(self, name: str) -> List[str]:
         with self.lock:
             return sorted(self.repository(name).tags)
@@ -329,6 +350,7 @@ class Store:
         leaves this one untouched; only a complete load is absorbed.
         """
         with self.lock, staged.lock:
+            self.namespaces |= staged.namespaces
             for digest, data in staged.blobs.items():
                 self.blobs.setdefault(digest, data)
             for name, incoming in staged.repositories.items():

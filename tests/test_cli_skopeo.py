@@ -16,7 +16,7 @@ import requests
 from cli_helpers import required_tool, serve_processes
 
 from mockreg import Registry
-from mockreg.layout import import_layout
+from mockreg.layout import export_layout, import_layout
 from mockreg.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +115,28 @@ def test_skopeo_over_tls_trusting_the_generated_ca(skopeo, scenario, serve, tmp_
     assert layer_digests(served.url, "copies/app", "tls", verify=str(certs / "ca.crt")) == layers
     pulled = import_layout(Registry(), tmp_path / "from-tls", "pulled/app")
     assert pulled.tags == {"1.0": scenario.digest("demo/app:1.0")}
+
+
+@pytest.mark.parametrize("profile", ["push-needs-repo.yaml", "public-bearer.yaml"])
+def test_skopeo_logs_in_under_a_profiles_own_auth_with_serve_user(skopeo, scenario, serve, tmp_path, profile):
+    """`mockreg serve --profile P --user U:PW`: a real client pushes and pulls with those credentials,
+    through Basic or through the profile's token realm (test profiles: tests/profiles/)."""
+    layout = tmp_path / "layout"
+    source = Registry()
+    scenario.apply(source)
+    export_layout(source, layout, "demo/app")
+    served = serve("--profile", str(Path(__file__).parent / "profiles" / profile), "--user", "alice:secret",
+                   "--control-api", "--quiet")
+    requests.post(f"{served.url}/_mockreg/repositories", json={"name": "team/app"}, auth=("alice", "secret"))
+    policy = [] if Path("/etc/containers/policy.json").exists() else ["--insecure-policy"]
+    copy = [skopeo, *policy, "copy", "--dest-tls-verify=false", "--dest-creds", "alice:secret",
+            f"oci:{layout}:1.0", f"docker://{served.host_port}/team/app:1.0"]
+    pushed = subprocess.run(copy, capture_output=True, text=True, timeout=120)
+    assert pushed.returncode == 0, pushed.stderr
+    inspect = [skopeo, "inspect", "--tls-verify=false", "--creds", "alice:secret",
+               f"docker://{served.host_port}/team/app:1.0"]
+    shown = subprocess.run(inspect, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["Digest"] == scenario.digest("demo/app:1.0")
+    wrong = subprocess.run([*inspect[:4], "alice:wrong", inspect[-1]], capture_output=True, text=True, timeout=120)
+    assert wrong.returncode != 0

@@ -53,8 +53,8 @@ def run_example(pytester, name, module, conftest=None):
 def test_the_doc_has_an_example_for_every_fixture():
     text = "".join(module + (conftest or "") for _, module, conftest in doc_examples())
     for fixture in ("mockreg", "mockreg_server", "mockreg_requests", "mockreg_httpx", "mockreg_journal",
-                    "mockreg_scenario", "mockreg_listen_address", "mockreg_base_url", "mockreg_ssl_context",
-                    "mockreg_live_server"):
+                    "mockreg_scenario", "mockreg_profile", "mockreg_listen_address", "mockreg_base_url",
+                    "mockreg_ssl_context", "mockreg_live_server"):
         assert re.search(rf"\b{fixture}\b", text), fixture
     assert len(doc_examples()) >= 8
 

@@ -16,6 +16,7 @@ from ..mapping import ConfigError, boolean, from_mapping, number, optional_str, 
 ACTIONS = ("pull", "push", "delete")
 _ACTION_CHOICES = ACTIONS + ("*",)
 SCHEMES = ("bearer", "basic")
+TOKEN_FIELDS = ("token", "access_token", "expires_in", "issued_at")
 
 
 def _grants(value: Any, what: str) -> Dict[str, List[str]]:
@@ -65,7 +66,15 @@ class AuthConfig:
 
     `realm` is the token endpoint's absolute URL as the challenge names it; by default it is
     this registry's own `token_path` on the host the client used, so set it to reach the token
-    endpoint on another host or port. `token_ttl` is in seconds on the registry clock.
+    endpoint on another host or port. It may name `{scheme}` and `{host}` (the scheme and host
+    the client used), e.g. "{scheme}://{host}/v2/token". `token_ttl` is in seconds on the
+    registry clock. `anonymous_tokens` makes the token endpoint issue a token to a client
+    without credentials even where nothing is granted anonymously (the token then grants only
+    what `anonymous` allows), as registries with public images do. `service` may be empty (the
+    challenge then names none) or name `{scheme}`/`{host}` like `realm`. `token_fields` are the
+    fields a token answer carries (some registries send only `access_token`). With the basic
+    scheme, a `realm` makes the challenge `Basic realm="<realm>",service="<service>"` instead of
+    `Basic realm="<service>"`.
     """
 
     scheme: str = "bearer"
@@ -77,6 +86,8 @@ class AuthConfig:
     token_path: str = "/token"
     token_ttl: int = 300
     secret: Optional[str] = None
+    anonymous_tokens: bool = False
+    token_fields: List[str] = field(default_factory=lambda: list(TOKEN_FIELDS))
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -91,13 +102,25 @@ class AuthConfig:
         self.anonymous = _grants(self.anonymous, "auth anonymous")
         boolean(self.anonymous_catalog, "auth anonymous_catalog")
         optional_str(self.realm, "auth realm")
-        if self.realm is not None and not self.realm.startswith(("http://", "https://")):
+        if self.realm is not None and not self.realm.startswith(("http://", "https://", "{scheme}://")):
             raise ConfigError(f"auth realm must be an absolute http(s) URL, got {self.realm!r}")
-        if not isinstance(self.service, str) or not self.service or '"' in self.service:
-            raise ConfigError(f"auth service must be a non-empty string without quotes, got {self.service!r}")
+        if not isinstance(self.service, str) or '"' in self.service:
+            raise ConfigError(f"auth service must be a string without quotes, got {self.service!r}")
+        for key in ("realm", "service"):
+            template = getattr(self, key)
+            try:
+                if template is not None:
+                    template.format(scheme="http", host="h")
+            except (KeyError, IndexError, ValueError):
+                raise ConfigError(f"auth {key} may name only {{scheme}} and {{host}}, got {template!r}") from None
         if not isinstance(self.token_path, str) or not self.token_path.startswith("/") \
-                or self.token_path.startswith("/v2/"):
-            raise ConfigError(f"auth token_path must start with '/' and lie outside /v2/, got {self.token_path!r}")
+                or _distribution_path(self.token_path):
+            raise ConfigError("auth token_path must start with '/' and not be a path of the distribution API "
+                              f"(/v2/token is fine, /v2/_catalog is not), got {self.token_path!r}")
+        boolean(self.anonymous_tokens, "auth anonymous_tokens")
+        self.token_fields = string_list(self.token_fields, "auth token_fields", TOKEN_FIELDS)
+        if not {"token", "access_token"} & set(self.token_fields):
+            raise ConfigError("auth token_fields must keep token or access_token, or clients get no token")
         number(self.token_ttl, "auth token_ttl", minimum=1, whole=True)
         optional_str(self.secret, "auth secret")
         self._users = {u.name: u for u in self.users}
@@ -118,6 +141,10 @@ class AuthConfig:
     def known_user(self, name: str) -> Optional[User]:
         return self._users.get(name)
 
+    def service_for(self, scheme: str, host: str) -> str:
+        """The service name as clients of `scheme://host` see it ({scheme}/{host} filled in)."""
+        return self.service.format(scheme=scheme, host=host) if "{" in self.service else self.service
+
     @property
     def anonymous_allowed(self) -> bool:
         """Whether clients without credentials may do anything at all (then /v2/ answers them)."""
@@ -134,6 +161,18 @@ class AuthConfig:
         if _granted(self.anonymous, name, action):
             return True
         return user is not None and _granted(user.access, name, action)
+
+
+def _distribution_path(path: str) -> bool:
+    """Whether the registry's API answers `path` (then a token endpoint there would hide it)."""
+    from ..errors import RegistryError
+    from ..routes import Router
+
+    try:
+        Router().match("GET", path)
+    except RegistryError as error:
+        return error.code != "UNSUPPORTED" or error.status != 404  # 404: no route at all; 405: a route
+    return True
 
 
 def _granted(grants: Dict[str, List[str]], name: str, action: str) -> bool:

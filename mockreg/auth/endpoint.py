@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..errors import RegistryError
@@ -73,9 +73,9 @@ class TokenEndpoint:
 
     # -- GET ---------------------------------------------------------------------------
     def _docker_get(self, request: Request) -> Response:
-        service = request.arg("service")
-        if service is not None and service != self.config.service:
-            raise RegistryError("DENIED", f"unknown service {service!r}; this is {self.config.service!r}",
+        service, expected = request.arg("service"), self.config.service_for(*request.origin())
+        if service is not None and service != expected:
+            raise RegistryError("DENIED", f"unknown service {service!r}; this is {expected!r}",
                                 status=400, message="invalid service")
         user: Optional[User] = None
         header = request.header("Authorization")
@@ -83,16 +83,16 @@ class TokenEndpoint:
             try:
                 user = basic_user(self.config, header)
             except BadCredentials as exc:
-                raise self._unauthorized(str(exc)) from None
-        if user is None and not self.config.anonymous_allowed:
-            raise self._unauthorized("this registry has no anonymous access; send Basic credentials")
+                raise self._unauthorized(request, str(exc)) from None
+        if user is None and not (self.config.anonymous_allowed or self.config.anonymous_tokens):
+            raise self._unauthorized(request, "this registry has no anonymous access; send Basic credentials")
         scopes = parse_scopes(request.args("scope"))
         refresh = self.signer.issue_refresh(user.name) if user and request.arg("offline_token") == "true" else None
         return self._answer(user, scopes, refresh, oauth2=False)
 
-    def _unauthorized(self, detail: str) -> RegistryError:
-        return RegistryError("UNAUTHORIZED", detail,
-                             headers=[("WWW-Authenticate", f'Basic realm="{self.config.service}"')])
+    def _unauthorized(self, request: Request, detail: str) -> RegistryError:
+        service = self.config.service_for(*request.origin()) or "mockreg"
+        return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", f'Basic realm="{service}"')])
 
     # -- POST --------------------------------------------------------------------------
     def _oauth2(self, request: Request) -> Response:
@@ -106,7 +106,7 @@ class TokenEndpoint:
             return values[0] if values else ""
 
         service = field("service")
-        if service and service != self.config.service:
+        if service and service != self.config.service_for(*request.origin()):
             return _oauth2_error(400, "invalid_request", f"unknown service {service!r}")
         grant = field("grant_type")
         refresh: Optional[str] = None
@@ -144,8 +144,9 @@ class TokenEndpoint:
                 oauth2: bool) -> Response:
         granted = self.grant(user, scopes)
         token, issued = self.signer.issue(user.name if user else "", granted, self.config.token_ttl)
-        payload = {"token": token, "access_token": token, "expires_in": self.config.token_ttl,
-                   "issued_at": rfc3339(issued)}
+        every = {"token": token, "access_token": token, "expires_in": self.config.token_ttl,
+                 "issued_at": rfc3339(issued)}
+        payload: Dict[str, Any] = {key: every[key] for key in self.config.token_fields}
         if oauth2:
             payload["scope"] = " ".join(str(s) for s in granted)
         if refresh is not None:

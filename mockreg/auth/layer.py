@@ -131,21 +131,21 @@ class AuthLayer(Layer):
             try:
                 user = basic_user(self.config, header)
             except BadCredentials as exc:
-                raise self._basic_challenge(str(exc)) from None
+                raise self._basic_challenge(request, str(exc)) from None
             request.environ["mockreg.user"] = user.name
         if not needs:
             if user is None and not self.config.anonymous_allowed:
-                raise self._basic_challenge("authentication required")
+                raise self._basic_challenge(request, "authentication required")
             return
         if all(self.config.permits(user, *need) for need in needs):
             return
         if user is None:
-            raise self._basic_challenge(_detail(needs))
+            raise self._basic_challenge(request, _detail(needs))
         raise RegistryError("DENIED", _detail(needs))
 
-    def _basic_challenge(self, detail: Any) -> RegistryError:
-        return RegistryError("UNAUTHORIZED", detail,
-                             headers=[("WWW-Authenticate", f'Basic realm="{self.config.service}"')])
+    def _basic_challenge(self, request: Request, detail: Any) -> RegistryError:
+        challenge = basic_challenge(self.config, request)
+        return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", challenge)])
 
     def _bearer(self, request: Request, needs: List[Need], scope: str) -> None:
         header = request.header("Authorization")
@@ -172,7 +172,10 @@ class AuthLayer(Layer):
             raise self._bearer_challenge(request, scope, "invalid_token", str(exc)) from None
 
     def _bearer_challenge(self, request: Request, scope: str, error: Optional[str], detail: Any) -> RegistryError:
-        parts = [f'realm="{self.realm(request)}"', f'service="{self.config.service}"']
+        parts = [f'realm="{self.realm(request)}"']
+        service = self.config.service_for(*request.origin())
+        if service:
+            parts.append(f'service="{service}"')
         if scope:
             parts.append(f'scope="{scope}"')
         if error:
@@ -180,12 +183,11 @@ class AuthLayer(Layer):
         return RegistryError("UNAUTHORIZED", detail, headers=[("WWW-Authenticate", "Bearer " + ",".join(parts))])
 
     def realm(self, request: Request) -> str:
-        if self.config.realm:
-            return self.config.realm
-        environ = request.environ
-        host = environ.get("HTTP_HOST") \
-            or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{self.config.token_path}"
+        realm = self.config.realm
+        if realm and "{" not in realm:
+            return realm
+        scheme, host = request.origin()
+        return realm.format(scheme=scheme, host=host) if realm else f"{scheme}://{host}{self.config.token_path}"
 
     def _admin(self, request: Request) -> None:
         """Control API: Basic credentials of an admin user, or a token issued to one."""
@@ -204,6 +206,16 @@ class AuthLayer(Layer):
         if user is None or not user.admin:
             raise denied
         request.environ["mockreg.user"] = user.name
+
+
+def basic_challenge(config: AuthConfig, request: Request) -> str:
+    """`Basic realm="<service>"`, or with a realm set, `Basic realm="<realm>",service="<service>"`."""
+    scheme, host = request.origin()
+    service = config.service_for(scheme, host)
+    if config.realm is None:
+        return f'Basic realm="{service}"'
+    realm = config.realm.format(scheme=scheme, host=host) if "{" in config.realm else config.realm
+    return f'Basic realm="{realm}"' + (f',service="{service}"' if service else "")
 
 
 def _extension_access(registry: Registry, match: Match) -> Optional[Need]:

@@ -1,4 +1,4 @@
-"""The `mockreg` command (also `python -m mockreg`): serve, seed, export, scenario.
+"""The `mockreg` command (also `python -m mockreg`): serve, seed, export, scenario, profiles.
 
 `main(argv)` returns the exit code, so tests call it directly. Exit codes: 0 success,
 1 the command could not do its job (a port in use, a registry that refused), 2 a wrong option
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
-from . import record, scenario_commands, serve, transfer
+from . import profile_commands, record, scenario_commands, serve, transfer
 from .common import OK, CommandError, Parser
 
 __all__ = ["main", "build_parser"]
@@ -36,6 +36,7 @@ def build_parser() -> Parser:
     transfer.add_parsers(commands)
     scenario_commands.add_parser(commands)
     record.add_parser(commands)
+    profile_commands.add_parser(commands)
     return parser
 
 

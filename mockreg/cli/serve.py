@@ -26,6 +26,7 @@ from ..tls import ServerTls, TlsError, client_hints, default_directory, from_fil
 from . import check_clients, connection_options, notify_options
 from .auth_options import USER_FORM, auth_config
 from .common import FAILURE, OK, CommandError, count, human_size, load_scenarios
+from .profile_commands import add_serve_option, apply_profile, profile_line
 
 EXAMPLES = """\
 examples:
@@ -63,6 +64,7 @@ def add_parser(commands: Any) -> None:
     tls.add_argument("--cert", type=Path, metavar="FILE",
                      help="serve https with your own certificate chain (PEM), with --key (e.g. --cert server.crt)")
     tls.add_argument("--key", type=Path, metavar="FILE", help="the private key of --cert (e.g. --key server.key)")
+    add_serve_option(parser)
     auth = parser.add_argument_group("auth (default: anyone may do anything)")
     auth.add_argument("--auth", metavar="basic|bearer|FILE",
                       help="require credentials: Basic auth, Bearer tokens from /token as docker expects, or the "
@@ -148,6 +150,9 @@ def holdings(registry: Registry) -> Tuple[int, int, int, int]:
 
 def _registry(args: argparse.Namespace, say: _Messages) -> Registry:
     registry = Registry()
+    users_taken = apply_profile(registry, args)
+    if registry.profile is not None:
+        say(profile_line(registry.profile, args), profile=registry.profile.name)
     for scenario in load_scenarios(registry, args.scenario):
         rows = scenario.summary()
         say(f"loaded {scenario.path}: {count(len(scenario.repositories), 'repository', 'repositories')}, "
@@ -158,7 +163,7 @@ def _registry(args: argparse.Namespace, say: _Messages) -> Registry:
     except ValueError as exc:
         raise CommandError(f"--set: {exc}") from None
     registry.configure(**changes)
-    config = auth_config(args.auth, args.user, args.anonymous)
+    config = None if users_taken else auth_config(args.auth, args.user, args.anonymous)
     if config is not None:
         if registry.auth is not None:
             raise CommandError("auth comes from both --auth and a scenario's `auth:`; keep one of them")

@@ -4,7 +4,7 @@ Docker-era `_catalog`."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, List, Optional, Tuple
 from urllib.parse import quote
 
 from ..errors import RegistryError
@@ -22,8 +22,11 @@ def base(registry: Registry, request: Request) -> Response:
 
 def tags_list(registry: Registry, request: Request, name: str) -> Response:
     check_name(name)
-    tags = registry.store.tags(name)
-    page, more = paginate(tags, positive_int_arg(request.arg("n"), "n"), request.arg("last"))
+    if registry.settings.tags_order == "pushed":
+        page, more = _paginate_in_order(registry.store.tags_in_order(name), positive_int_arg(request.arg("n"), "n"),
+                                        request.arg("last"))
+    else:
+        page, more = paginate(registry.store.tags(name), positive_int_arg(request.arg("n"), "n"), request.arg("last"))
     body = json.dumps({"name": name, "tags": page}).encode()
     return json_response(200, body, _next_link(f"/v2/{name}/tags/list", page, request, more))
 
@@ -31,7 +34,7 @@ def tags_list(registry: Registry, request: Request, name: str) -> Response:
 def catalog(registry: Registry, request: Request) -> Response:
     if not registry.settings.catalog:
         raise RegistryError("UNSUPPORTED", "the catalog is disabled on this registry", status=404,
-                            message="not found")
+                            message="not found", reason="catalog-disabled")
     names = registry.store.catalog()
     page, more = paginate(names, positive_int_arg(request.arg("n"), "n"), request.arg("last"))
     body = json.dumps({"repositories": page}).encode()
@@ -41,7 +44,7 @@ def catalog(registry: Registry, request: Request) -> Response:
 def referrers(registry: Registry, request: Request, name: str, digest: str) -> Response:
     if not registry.settings.referrers:  # answered before any check: the endpoint is simply absent
         raise RegistryError("UNSUPPORTED", "the referrers API is disabled on this registry", status=404,
-                            message="not found")
+                            message="not found", reason="referrers-disabled")
     check_name(name)
     check_digest(registry, digest)
     entries = registry.store.referrers(name, digest)
@@ -61,6 +64,15 @@ def referrers(registry: Registry, request: Request, name: str, digest: str) -> R
         headers.append(("Link", f'</v2/{name}/referrers/{digest}?{query}>; rel="next"'))
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
     return json_response(200, json.dumps(index).encode(), headers, content_type=OCI_INDEX)
+
+
+def _paginate_in_order(items: List[str], n: Optional[int], last: Optional[str]) -> Tuple[List[str], bool]:
+    """Pagination over an order that is not lexical: `last` continues after its position."""
+    if last is not None:
+        items = items[items.index(last) + 1:] if last in items else []
+    if n is None:
+        return items, False
+    return items[:n], len(items) > n and n > 0
 
 
 def _next_link(path: str, page: List[str], request: Request, more: bool) -> List[tuple]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List
 
 from .. import digest as digests
-from .. import manifests, reference
+from .. import manifest_policy, manifests, reference
 from ..errors import RegistryError
 from ..http import Request, Response, empty
 from ..store import StoredManifest
@@ -55,6 +55,7 @@ def put(registry: Registry, request: Request, name: str, reference_: str) -> Res
     stored = StoredManifest(digest, parsed.media_type, body, parsed)
     with registry.store.lock:  # check and write as one step, or two conditional writers both win
         _check_preconditions(registry, request, name, reference_)
+        manifest_policy.check(registry, name, parsed, body, tags, digest)
         registry.store.put_manifest(name, stored, tags, registry.settings.sparse_manifests)
     headers = [("Location", f"/v2/{name}/manifests/{digest}"), *digest_header(registry, digest)]
     if parsed.subject is not None and registry.settings.referrers:

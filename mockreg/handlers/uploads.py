@@ -46,8 +46,6 @@ def start(registry: Registry, request: Request, name: str) -> Response:
 
 def _mount(registry: Registry, request: Request, name: str, digest: str) -> Optional[Response]:
     check_digest(registry, digest)
-    if not registry.settings.blob_mount:
-        return None
     source = request.arg("from")
     if source is not None:
         check_name(source)
@@ -76,7 +74,7 @@ def _monolithic(registry: Registry, request: Request, name: str, digest: str) ->
 def patch(registry: Registry, request: Request, name: str, session_id: str) -> Response:
     check_name(name)
     with registry.store.locked_upload(name, _session_id(session_id)) as session:
-        _append(registry, request, session)
+        session.last_chunk = _append(registry, request, session)
         return empty(202, _session_headers(registry, session))
 
 
@@ -119,8 +117,9 @@ def cancel(registry: Registry, request: Request, name: str, session_id: str) -> 
     return empty(204)
 
 
-def _append(registry: Registry, request: Request, session: UploadSession) -> None:
-    """Add the request body to the session, honouring Content-Range; all or nothing."""
+def _append(registry: Registry, request: Request, session: UploadSession) -> int:
+    """Add the request body to the session, honouring Content-Range; all or nothing. Returns
+    the number of bytes added."""
     declared = _content_range(request.header("Content-Range"))
     if declared is not None and declared[0] != session.size:
         raise RegistryError(
@@ -142,6 +141,7 @@ def _append(registry: Registry, request: Request, session: UploadSession) -> Non
         session.hasher = hasher
         raise
     session.touched = registry.store.clock()
+    return received
 
 
 def _content_range(header: Optional[str]) -> Optional[Tuple[int, int]]:

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Unio
 from .. import content
 from ..auth.config import AuthConfig
 from ..content import Image, Index
+from ..error_rules import ErrorRule
 from ..events.config import KeyedConfigError, NotificationsConfig, parse_notifications
 from ..extensions.model import RESERVED_NAMES, Extension
 from ..faults import FaultRule
+from ..header_rules import HeaderRule
 from ..http import Response, json_response
 from ..layout import LayoutError, import_layout
 from ..ratelimit import RateLimit
@@ -46,6 +48,9 @@ class _Behaviour:
     auth: Optional[AuthConfig]
     faults: List[FaultRule]
     rate_limits: List[RateLimit]
+    error_rules: List[ErrorRule]
+    header_rules: List[HeaderRule]
+    profile: Optional[Any]  # a mockreg.profiles.Profile
     notifications: Optional[NotificationsConfig]
 
 
@@ -56,6 +61,10 @@ class Scenario:
         self.path = document.files[-1] if document.files else None
         self.description: str = document.data.get("description", "")
         self._document = document
+        for position, prefix in enumerate(document.data.get("namespaces", [])):
+            if not is_valid_name(prefix):
+                raise document.error(("namespaces", position), f"{prefix!r} is not a namespace (a repository "
+                                     "name or a leading part of one)")
         for name in document.data.get("repositories", {}):
             if not is_valid_name(name):
                 raise document.error(("repositories", name), f"{name!r} is not a repository name (lowercase "
@@ -111,12 +120,23 @@ class Scenario:
                        f"({', '.join(sorted(self.repositories)) or 'none'})")
 
     # -- applying -----------------------------------------------------------------------
+    @property
+    def profile(self) -> Optional[Any]:
+        """The registry profile (`mockreg.profiles.Profile`) the file names, or None."""
+        return self._behaviour.profile
+
     def apply(self, registry: Registry) -> None:
-        """Load everything into `registry`. On any error the registry is left exactly as it was."""
+        """Load everything into `registry`. On any error the registry is left exactly as it was.
+        A `profile:` is applied first, so the scenario's own settings and rules win."""
         from ..registry import Registry
 
         behaviour = self._behaviour
-        settings = registry.settings.replace(**behaviour.settings)
+        profile = behaviour.profile
+        if profile is not None and registry.profile is not None and registry.profile.name != profile.name:
+            raise self._document.error(("profile",), f"the registry already behaves like profile "
+                                                     f"{registry.profile.name!r}, not {profile.name!r}")
+        base = registry.settings.replace(**profile.settings) if profile is not None else registry.settings
+        settings = base.replace(**behaviour.settings)
         for extension in behaviour.extensions:
             if registry.extensions.get(extension.name) is not None:
                 raise self._document.error(("extensions",), f"the registry already has extension {extension.name}")
@@ -130,8 +150,12 @@ class Scenario:
                     raise self._document.error(("notifications", "endpoints", position, "name"),
                                                f"the registry already has a notification endpoint {endpoint.name!r}")
         staging = Registry(settings=settings, clock=registry.clock)
+        for prefix in self._document.data.get("namespaces", []):
+            staging.create_namespace(prefix)
         for plan in self.repositories.values():
             _push_plan(self._document, staging, plan)
+        if profile is not None:
+            profile.apply(registry)
         registry.store.absorb(staging.store)
         registry.settings = settings
         for extension in behaviour.extensions:
@@ -144,6 +168,10 @@ class Scenario:
             registry.add_fault(rule)
         for limit in behaviour.rate_limits:
             registry.rate_limit(limit)
+        for error_rule in behaviour.error_rules:
+            registry.add_error_rule(error_rule)
+        for header_rule in behaviour.header_rules:
+            registry.add_header_rule(header_rule)
         if behaviour.notifications is not None:
             registry.notifications.configure(behaviour.notifications)
 
@@ -164,6 +192,7 @@ class Scenario:
 
 
 def _push_plan(document: files.Document, staging: Registry, plan: RepositoryPlan) -> None:
+    staging.create_repository(plan.name)  # listed, even empty: it exists (for repository_must_exist)
     # Blobs were hashed when the scenario was built: store them as they are, never hashing twice.
     for blob in plan.blobs:
         staging.store.add_blob(plan.name, blob.digest, blob.data)
@@ -220,8 +249,31 @@ def _behaviour(document: files.Document) -> _Behaviour:
               for i, rule in enumerate(data.get("faults", []))]
     limits = [_convert(document, ("rate_limits", i), RateLimit.from_dict, limit)
               for i, limit in enumerate(data.get("rate_limits", []))]
+    error_rules = [_convert(document, ("error_rules", i), ErrorRule.from_dict, rule)
+                   for i, rule in enumerate(data.get("error_rules", []))]
+    header_rules = [_convert(document, ("header_rules", i), HeaderRule.from_dict, rule)
+                    for i, rule in enumerate(data.get("header_rules", []))]
+    profile = _profile(document, data["profile"]) if "profile" in data else None
     notifications = _notifications(document, data["notifications"]) if "notifications" in data else None
-    return _Behaviour(settings, extensions, builtins, auth, faults, limits, notifications)
+    return _Behaviour(settings, extensions, builtins, auth, faults, limits, error_rules, header_rules, profile,
+                      notifications)
+
+
+def _profile(document: files.Document, name: str) -> Any:
+    """A shipped profile by name, or a profile file relative to the scenario that names it."""
+    from .. import profiles  # only scenarios with a profile pay for reading profiles
+
+    looks_like_path = "/" in name or name.endswith((".yaml", ".yml"))
+    try:
+        if looks_like_path:
+            base = document.base_dir(("profile",)).resolve()
+            path = (base / name).resolve()
+            if base not in path.parents:  # as for `file`: nothing outside the scenario's directory
+                raise document.error(("profile",), f"{name!r} lies outside the scenario's directory {base}")
+            return profiles.load(path)
+        return profiles.load(name)
+    except profiles.UnknownProfile as exc:  # point at the scenario's line
+        raise document.error(("profile",), exc.problem) from None
 
 
 def _notifications(document: files.Document, value: Any) -> NotificationsConfig:

@@ -14,7 +14,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import KeyPath
 
@@ -40,9 +40,11 @@ def schema() -> Dict[str, Any]:
     return json.loads(resources.files("mockreg.scenario").joinpath("schema.json").read_text())
 
 
-def check(data: Any) -> None:
-    """Raise SchemaViolation for the first place where `data` breaks the schema."""
-    _check(data, schema(), (), schema())
+def check(data: Any, against: Optional[Dict[str, Any]] = None) -> None:
+    """Raise SchemaViolation for the first place where `data` breaks the scenario schema, or
+    the schema `against` (registry profiles reuse this validator with their own schema)."""
+    rules = against if against is not None else schema()
+    _check(data, rules, (), rules)
 
 
 def _check(value: Any, rule: Dict[str, Any], where: KeyPath, root: Dict[str, Any]) -> None:
