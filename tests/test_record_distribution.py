@@ -137,6 +137,24 @@ def test_oras_push_pull_against_docker_registry_replays_and_referrers_404_is_rec
     document = yaml.safe_load(out.read_text())
     assert document["settings"]["referrers"] is False
     assert replay(out, oras_push_pull(), tmp_path / "again.yaml") == []
+    # distribution answers the route it lacks in plain text, and the replay does too
+    again = yaml.safe_load((tmp_path / "again.yaml").read_text())["recorded"]
+    assert [e["body"] for e in again["errors"] if e["kind"] == "referrers"] == ["404 page not found\n"]
+
+
+def test_error_messages_replay_in_the_upstreams_words(seeded, tmp_path):
+    def client(host_port: str) -> None:
+        requests.get(f"http://{host_port}/v2/demo/app/manifests/missing",
+                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        requests.get(f"http://{host_port}/v2/demo/none/tags/list")
+
+    out = record(seeded, tmp_path / "rec.yaml", client)
+    replay(out, client, tmp_path / "again.yaml")
+    errors = [{k: e.get(k) for k in ("kind", "status", "code", "message")}
+              for e in yaml.safe_load(out.read_text())["recorded"]["errors"]]
+    replayed = [{k: e.get(k) for k in ("kind", "status", "code", "message")}
+                for e in yaml.safe_load((tmp_path / "again.yaml").read_text())["recorded"]["errors"]]
+    assert errors == replayed and {e["code"] for e in errors} == {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"}
 
 
 @pytest.fixture

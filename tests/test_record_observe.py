@@ -92,11 +92,36 @@ def test_error_answers_are_listed_once_per_kind_status_and_code():
     assert found.faults == []  # a missing manifest is content, not a fault
 
 
-def test_an_absolute_link_is_noted():
+def test_an_absolute_link_sets_the_link_form():
     found = observe(recording({"method": "GET", "path": "/v2/demo/app/tags/list", "kind": "tags-list",
                                "status": 200, "headers": {"link": '<https://r.example/v2/demo/app/tags/list?n=1&'
                                                                   'last=a>; rel="next"'}}), "replay", False)
-    assert "absolute URL" in found.notes[0]["behaviour"]
+    assert found.settings["link_header"][0] == "absolute"
+
+
+def test_error_answers_become_error_rules_with_the_upstreams_words():
+    found = observe(recording(
+        {"method": "GET", "path": "/v2/demo/app/manifests/x", "kind": "manifest-get", "status": 404,
+         "code": "MANIFEST_UNKNOWN", "message": "manifest unknown"},
+        {"method": "GET", "path": f"/v2/demo/app/referrers/{D}", "kind": "referrers", "status": 404,
+         "text": "404 page not found\n", "headers": {"content-type": "text/plain; charset=utf-8"}},
+        {"method": "GET", "path": "/v2/demo/app/tags/list", "kind": "tags-list", "status": 404,
+         "text": "not here"},
+    ), "replay", False)
+    assert [rule for rule, _ in found.error_rules] == [
+        {"when": {"kinds": ["manifest-get"], "code": "MANIFEST_UNKNOWN"},
+         "answer": {"status": 404, "message": "manifest unknown"}},
+        {"when": {"reason": "referrers-disabled"},
+         "answer": {"status": 404, "body": "404 page not found\n", "content_type": "text/plain; charset=utf-8"}}]
+
+
+def test_an_error_body_that_could_hold_a_secret_is_not_kept():
+    from mockreg.record.wire import error_text
+
+    assert error_text(404, b"404 page not found\n", None) == "404 page not found\n"
+    assert error_text(401, b"invalid token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0", None) is None
+    assert error_text(404, b"x" * 201, None) is None
+    assert error_text(404, b'{"errors": []}', "NAME_UNKNOWN") is None
 
 
 def test_repeated_reads_with_the_same_answer_count_once_but_changed_answers_count():

@@ -21,6 +21,8 @@ _RATE = re.compile(r"^\s*(\d+)\s*;\s*w=(\d+)")
 _DIGEST_KINDS = ("manifest-get", "manifest-head", "manifest-put", "blob-get", "blob-head")
 # Delete routes a registry may switch off (405), and the setting that does the same here.
 _DELETE_SETTINGS = {"blob-delete": "blob_delete", "blob-upload-cancel": "upload_cancel"}
+# The `reason` mockreg gives the error of an API switched off (error_rules.py), per request kind.
+_ABSENT_API_REASONS = {"referrers": "referrers-disabled", "catalog": "catalog-disabled"}
 
 Finding = Tuple[Any, str]  # (value, the exchange label it came from)
 
@@ -30,6 +32,7 @@ class Behaviour:
     settings: Dict[str, Finding] = field(default_factory=dict)
     auth: Optional[Finding] = None
     faults: List[Finding] = field(default_factory=list)
+    error_rules: List[Finding] = field(default_factory=list)
     rate_limits: List[Finding] = field(default_factory=list)
     notes: List[Dict[str, Any]] = field(default_factory=list)
     errors: List[Dict[str, Any]] = field(default_factory=list)
@@ -146,6 +149,26 @@ def _fault_codes() -> Any:
     return set(ERROR_CODES) | {"UNKNOWN", "UNAVAILABLE"}
 
 
+def _error_answers(found: Behaviour, exchanges: List[Exchange], recording: Recording) -> None:
+    """Error rules that make the replay answer with the upstream's words: its message for each
+    kind and code, and its plain-text body where an optional API is simply absent."""
+    seen = set()
+    for ex in exchanges:
+        if ex.status < 400 or ex.kind in (None, "token") or (ex.kind, ex.code, ex.text) in seen:
+            continue
+        seen.add((ex.kind, ex.code, ex.text))
+        if ex.code and ex.message:
+            rule: Dict[str, Any] = {"when": {"kinds": [ex.kind], "code": ex.code},
+                                    "answer": {"status": ex.status, "message": ex.message}}
+        elif ex.text is not None and ex.kind in _ABSENT_API_REASONS:
+            content_type = ex.headers.get("content-type", "text/plain; charset=utf-8")
+            rule = {"when": {"reason": _ABSENT_API_REASONS[ex.kind]},
+                    "answer": {"status": ex.status, "body": ex.text, "content_type": content_type}}
+        else:
+            continue
+        found.error_rules.append((rule, ex.label))
+
+
 def _error_note(found: Behaviour, ex: Exchange) -> None:
     key = (ex.kind, ex.status, ex.code)
     if any((e["kind"], e["status"], e.get("code")) == key for e in found.errors):
@@ -155,6 +178,8 @@ def _error_note(found: Behaviour, ex: Exchange) -> None:
         entry["code"] = ex.code
     if ex.message:
         entry["message"] = ex.message
+    if ex.text is not None:
+        entry["body"] = ex.text
     entry["from"] = ex.label
     found.errors.append(entry)
 
@@ -169,7 +194,7 @@ def _redirects_and_links(found: Behaviour, exchanges: List[Exchange], recording:
         link = ex.headers.get("link")
         if ex.kind in ("tags-list", "catalog") and link:
             if "://" in link:
-                found.note(f"{ex.kind} answers a Link with an absolute URL ({link}); mockreg sends a path", ex)
+                found.set("link_header", "absolute", ex)
             else:
                 found.note(f"{ex.kind} Link form: {link}", ex)
         if ex.headers.get("warning"):
@@ -213,4 +238,4 @@ def _by_label(exchanges: List[Exchange], label: str) -> Exchange:
 
 
 RULES: List[Callable[[Behaviour, List[Exchange], Recording], None]] = [
-    _optional_apis, _uploads, _digest_headers, _rate_limits, _failures, _redirects_and_links]
+    _optional_apis, _uploads, _digest_headers, _rate_limits, _failures, _redirects_and_links, _error_answers]

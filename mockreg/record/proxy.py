@@ -33,6 +33,7 @@ from .wire import (
     StartResponse,
     classify,
     error_code,
+    error_text,
     is_html_error,
     key_headers,
     oci_error,
@@ -137,7 +138,8 @@ class RecordingProxy:
             return oci_error(start_response, 502, "UNAVAILABLE", "upstream is not a registry", reason)
         exchange = self.recording.add_exchange(
             method=method, path=UPLOAD_ID.sub(r"\1<session>", path), kind=kind, status=response.status_code,
-            repository=repository, args=args, code=code, message=message, headers=key_headers(out))
+            repository=repository, args=args, code=code, message=message, headers=key_headers(out),
+            text=error_text(response.status_code, small, code))
         authorization = next((v for k, v in headers if k.lower() == "authorization"), None)
         sink, collect = self._content(exchange, params, response, authorization, body)
         start_response(status_line(response.status_code), out)

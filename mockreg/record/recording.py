@@ -38,6 +38,7 @@ class Exchange:
     code: Optional[str] = None
     message: Optional[str] = None
     headers: Dict[str, str] = field(default_factory=dict)  # the headers that matter, realm replaced
+    text: Optional[str] = None  # a short plain-text error body ("404 page not found"), when it holds no secret
 
     @property
     def label(self) -> str:

@@ -166,6 +166,19 @@ def parse_json(data: bytes) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_SECRET_LIKE = re.compile(r"[A-Za-z0-9+/=_.~-]{24,}")  # a token, a signature, base64 credentials
+
+
+def error_text(status: int, body: Optional[bytes], code: Optional[str]) -> Optional[str]:
+    """A short plain-text error body worth replaying, unless it could hold a secret."""
+    if status < 400 or code is not None or not body or len(body) > 200:
+        return None
+    text = body.decode("utf-8", "replace")
+    if _SECRET_LIKE.search(text) or not text.replace("\n", "").isprintable():
+        return None
+    return text
+
+
 def is_html_error(response: Any) -> bool:
     return response.status_code >= 400 and "text/html" in response.headers.get("Content-Type", "")
 

@@ -170,7 +170,8 @@ def _scenario_text(recording: Recording, behaviour: Behaviour, repositories: Dic
         config, source = behaviour.auth
         lines.append(f"# auth from: {source}")
         lines += _dump({"auth": config})
-    for key, found in (("faults", behaviour.faults), ("rate_limits", behaviour.rate_limits)):
+    for key, found in (("faults", behaviour.faults), ("rate_limits", behaviour.rate_limits),
+                       ("error_rules", behaviour.error_rules)):
         if found:
             lines.append(f"{key}:")
             for rule, source in found:
