@@ -8,10 +8,10 @@ import base64
 import socket
 import subprocess
 import time
-import warnings
 from pathlib import Path
 from typing import Iterator, Optional
 
+import bcrypt
 import oras.client
 import pytest
 import requests
@@ -162,20 +162,16 @@ def basic_tls_distribution(tmp_path) -> Iterator[tuple]:
     """docker-registry with htpasswd Basic auth. 2.8.2 accepts htpasswd over plain http too
     (tried: it starts and answers 200 to good credentials); it is served over https here, with a
     certificate from a throwaway trustme CA, to record an https upstream through --ca-file. Its
-    htpasswd entries are bcrypt hashes, made with the C library's crypt (libxcrypt knows bcrypt)."""
+    htpasswd entries are bcrypt hashes (the `bcrypt` package, a test dependency: the stdlib's
+    `crypt` is gone in Python 3.13)."""
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     (tmp_path / "ca.pem").write_bytes(ca.cert_pem.bytes())
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # crypt leaves the stdlib in 3.13
-        crypt = pytest.importorskip("crypt")
-    if crypt.METHOD_BLOWFISH not in crypt.methods:
-        pytest.skip("this C library's crypt has no bcrypt")
-    # bcrypt cost 4 (16 rounds): distribution checks the hash on every request
-    hashed = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)).replace("$2b$", "$2y$", 1)
+    # bcrypt cost 4 (the minimum): distribution checks the hash on every request
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode().replace("$2b$", "$2y$", 1)
     (tmp_path / "htpasswd").write_text(f"{USER}:{hashed}\n")
     extra = (f"  tls:\n    certificate: {tmp_path / 'cert.pem'}\n    key: {tmp_path / 'key.pem'}\n"
              f"auth:\n  htpasswd:\n    realm: basic-realm\n    path: {tmp_path / 'htpasswd'}\n")
