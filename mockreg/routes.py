@@ -86,7 +86,7 @@ class _NamedPath:
         self.prefix, _, tail = path.partition("<name>")
         self.tail = re.compile(tail + "$")
 
-    def match(self, path: str) -> Optional[_Found]:
+    def match(self, path: str) -> Optional[Found]:
         if not path.startswith(self.prefix):
             return None
         found = self.tail.search(path, len(self.prefix))
@@ -97,10 +97,13 @@ class _NamedPath:
             return None
         params = found.groupdict()
         params["name"] = name
-        return _Found(params)
+        return Found(params)
 
 
-class _Found:
+class Found:
+    """What Router reads from a pattern match: the route parameters (also built by the
+    extension routes, whose patterns validate the name while matching)."""
+
     __slots__ = ("params",)
 
     def __init__(self, params: Dict[str, str]) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from .. import reference
 from ..errors import RegistryError
 from ..http import Request, Response, json_response
-from ..routes import Route
+from ..routes import Found, Route
 from .model import METHODS, REGISTRY, REPOSITORY, Endpoint
 from .negotiation import negotiate
 
@@ -32,18 +32,6 @@ _EXTENSION_PATH = re.compile(
 _DISCOVER = ("_oci", "ext/discover")
 
 
-class _Found:
-    """What Router reads from a pattern match: the route parameters."""
-
-    __slots__ = ("params",)
-
-    def __init__(self, params: Dict[str, str]) -> None:
-        self.params = params
-
-    def groupdict(self) -> Dict[str, str]:
-        return self.params
-
-
 class _ExtensionPath:
     """A path pattern (duck-typed for Router) that validates the repository name while matching,
     so a bad name is a routing error (400 NAME_INVALID) just as on the distribution routes."""
@@ -51,7 +39,7 @@ class _ExtensionPath:
     def __init__(self, discover: bool) -> None:
         self.discover = discover
 
-    def match(self, path: str) -> Optional[_Found]:
+    def match(self, path: str) -> Optional[Found]:
         found = _EXTENSION_PATH.match(path)
         if found is None:
             return None
@@ -64,7 +52,7 @@ class _ExtensionPath:
             if not reference.is_valid_name(name):
                 raise RegistryError("NAME_INVALID", {"name": name})
             params["name"] = name
-        return _Found(params)
+        return Found(params)
 
 
 def extension_routes() -> List[Route]:
