@@ -13,13 +13,12 @@ RegistryError the registry kept for the request, never parses bodies.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional
 
 from .errors import RegistryError
 from .http import Request, Response, json_response
-from .layers import Layer
+from .layers import RuleListLayer, installed
 from .mapping import ConfigError, from_mapping, string_list
 from .routes import Match
 
@@ -127,25 +126,10 @@ def _placeholders(error: RegistryError, match: Optional[Match]) -> Callable[[str
     return fill
 
 
-class ErrorRuleLayer(Layer):
+class ErrorRuleLayer(RuleListLayer[ErrorRule]):
     """Rewrites error answers by the first matching rule."""
 
     order = 5  # outside auth, rate limits and faults: their errors can be re-answered too
-
-    def __init__(self) -> None:
-        self._rules: List[ErrorRule] = []
-        self._lock = threading.Lock()
-
-    def add(self, rule: ErrorRule) -> None:
-        with self._lock:
-            self._rules = self._rules + [rule]  # a new list: requests iterate without the lock
-
-    def rules(self) -> List[ErrorRule]:
-        return list(self._rules)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules = []
 
     def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
@@ -160,8 +144,4 @@ class ErrorRuleLayer(Layer):
 
 
 def layer_of(registry: Registry) -> ErrorRuleLayer:
-    layer = next((layer for layer in registry.layers if isinstance(layer, ErrorRuleLayer)), None)
-    if layer is None:
-        layer = ErrorRuleLayer()
-        registry.install_layer(layer)
-    return layer
+    return installed(registry, ErrorRuleLayer)

@@ -10,12 +10,11 @@ Rules apply in the order added, after every other layer, so they see the final a
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from .http import Request, Response
-from .layers import Layer
+from .layers import RuleListLayer, installed
 from .mapping import ConfigError, from_mapping, string_list, to_mapping
 from .routes import Match
 
@@ -74,23 +73,8 @@ class HeaderRule:
                 response.headers = [h for h in response.headers if h[0].lower() != "content-length"]
 
 
-class HeaderRuleLayer(Layer):
+class HeaderRuleLayer(RuleListLayer[HeaderRule]):
     order = 3  # outermost but the journal: error rules (5) have answered by now
-
-    def __init__(self) -> None:
-        self._rules: List[HeaderRule] = []
-        self._lock = threading.Lock()
-
-    def add(self, rule: HeaderRule) -> None:
-        with self._lock:
-            self._rules = self._rules + [rule]
-
-    def rules(self) -> List[HeaderRule]:
-        return list(self._rules)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules = []
 
     def after(self, registry: Registry, request: Request, match: Optional[Match],
               response: Response) -> Response:
@@ -101,8 +85,4 @@ class HeaderRuleLayer(Layer):
 
 
 def layer_of(registry: Registry) -> HeaderRuleLayer:
-    layer = next((layer for layer in registry.layers if isinstance(layer, HeaderRuleLayer)), None)
-    if layer is None:
-        layer = HeaderRuleLayer()
-        registry.install_layer(layer)
-    return layer
+    return installed(registry, HeaderRuleLayer)
