@@ -1,11 +1,13 @@
 """`mockreg serve` as the tests of the command line run it: a real child process, or `main()` in
-this process stopped by a real SIGTERM, with what it printed kept for assertions."""
+this process stopped by a real SIGTERM, with what it printed kept for assertions; and the reference
+registry (docker-registry) the seed and record tests talk to."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence
 
 import pytest
+import requests
 
 from mockreg.cli import main
 
@@ -124,3 +127,40 @@ def required_tool(name: str) -> str:
             pytest.fail(f"{name} is required in CI (.ci/run installs it)")
         pytest.skip(f"{name} is not installed (apt-get install {name})")
     return path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def distribution_registry(tmp_path: Path, extra: str = "", scheme: str = "http",
+                          ca: Optional[str] = None) -> Iterator[str]:
+    """Debian's docker-registry (distribution 2.8) on 127.0.0.1 and a free port, `extra` appended to
+    its config; yields its URL once /v2/ answers. Its storage is a directory in tmp_path: the
+    `inmemory` driver of 2.8 answers tags/list with NAME_UNKNOWN."""
+    binary = required_tool("docker-registry")
+    port = _free_port()
+    config = tmp_path / "config.yml"
+    config.write_text("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                      f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'storage'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n{extra}")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"{scheme}://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/v2/", timeout=5, verify=ca or True).status_code in (200, 401):
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"docker-registry did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stderr.close()

@@ -5,9 +5,6 @@ to the recorder as --ca-file), replayed with the same digests and answers."""
 from __future__ import annotations
 
 import base64
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -16,7 +13,7 @@ import oras.client
 import pytest
 import requests
 import yaml
-from cli_helpers import ServeProcess, required_tool
+from cli_helpers import ServeProcess, distribution_registry, required_tool
 from record_support import record, replay, skopeo, written_text
 
 from mockreg.record import differences, recorded_exchanges
@@ -24,44 +21,9 @@ from mockreg.record import differences, recorded_exchanges
 USER, PASSWORD = "ci", "Dist-Secret-Pw-42"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _distribution(tmp_path: Path, extra: str = "", scheme: str = "http", ca: Optional[str] = None) -> Iterator[str]:
-    """docker-registry on 127.0.0.1 with filesystem storage in tmp_path: 2.8's `inmemory` driver
-    answers tags/list with NAME_UNKNOWN (see tests/test_seed.py)."""
-    binary = required_tool("docker-registry")
-    port = _free_port()
-    config = tmp_path / "config.yml"
-    config.write_text("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                      f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'storage'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n{extra}")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"{scheme}://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/v2/", timeout=5, verify=ca or True).status_code in (200, 401):
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"docker-registry did not start: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()
-
-
 @pytest.fixture
 def distribution(tmp_path) -> Iterator[str]:
-    yield from _distribution(tmp_path)
+    yield from distribution_registry(tmp_path)
 
 
 @pytest.fixture
@@ -175,7 +137,7 @@ def basic_tls_distribution(tmp_path) -> Iterator[tuple]:
     (tmp_path / "htpasswd").write_text(f"{USER}:{hashed}\n")
     extra = (f"  tls:\n    certificate: {tmp_path / 'cert.pem'}\n    key: {tmp_path / 'key.pem'}\n"
              f"auth:\n  htpasswd:\n    realm: basic-realm\n    path: {tmp_path / 'htpasswd'}\n")
-    for url in _distribution(tmp_path, extra, "https", str(tmp_path / "ca.pem")):
+    for url in distribution_registry(tmp_path, extra, "https", str(tmp_path / "ca.pem")):
         yield url, str(tmp_path / "ca.pem")
 
 

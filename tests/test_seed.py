@@ -7,14 +7,12 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Callable, Iterator, List
 
 import pytest
 import requests
-from cli_helpers import required_tool, serve_processes
+from cli_helpers import distribution_registry, serve_processes
 
 from mockreg import Registry
 from mockreg.cli import main
@@ -214,34 +212,8 @@ def test_export_of_a_repository_the_registry_lacks_is_exit_1(serve, tmp_path, ca
 
 @pytest.fixture
 def distribution(tmp_path) -> Iterator[str]:
-    """Debian's docker-registry (distribution 2.8) on 127.0.0.1 and a free port. Its storage is a
-    temporary directory: the `inmemory` driver of 2.8 answers tags/list with NAME_UNKNOWN."""
-    binary = required_tool("docker-registry")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = tmp_path / "config.yml"
-    config.write_text("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                      f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'storage'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/v2/", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"docker-registry did not start: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()
+    """Debian's docker-registry (distribution 2.8): see cli_helpers.distribution_registry."""
+    yield from distribution_registry(tmp_path)
 
 
 def test_seed_into_the_reference_registry_reads_back_digest_for_digest(distribution, capsys):
