@@ -7,6 +7,7 @@ import weakref
 from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Tuple
 
 from .discover import oci_extension
+from .history import NAME as HISTORY
 from .history import history_extension
 from .model import REGISTRY, REPOSITORY, RESERVED_NAMES, Extension
 from .search import search
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from ..registry import Registry
 
 BUILTINS = ("discover", "search", "history", "events")
+# The built-ins that add an extension of their own, by the name it serves under; it can be added
+# once. "_events" is events.extension.NAME, not imported here: that module loads only when enabled.
+_OWN_EXTENSION = {"history": HISTORY, "events": "_events"}
 
 
 class Extensions:
@@ -76,6 +80,12 @@ class Extensions:
                 self.oci.registry_endpoint("ext", "search", produces=("application/json",))(search)
             self.oci.listed = True
         return self.oci
+
+    def already_serves(self, builtin: str) -> bool:
+        """Whether enabling this built-in would clash with what is served: history and events add
+        an extension of their own; discover and search only switch `_oci` on, and may repeat."""
+        name = _OWN_EXTENSION.get(builtin)
+        return name is not None and self.get(name) is not None
 
     def get(self, name: str) -> Optional[Extension]:
         if name == self.oci.name:

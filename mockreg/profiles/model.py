@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 from ..auth.config import ACTIONS, AuthConfig, User
 from ..error_rules import ErrorRule
+from ..extensions.installed import BUILTINS
 from ..header_rules import HeaderRule
 from ..ratelimit import RateLimit
 from ..scenario.errors import ScenarioError
@@ -83,8 +84,8 @@ class Profile:
                                               f"it cannot also take {self.name!r}")
         if current is not None:
             return
-        for builtin, served_as in (("history", "_chainguard"), ("events", "_events")):
-            if any(e["builtin"] == builtin for e in self.extensions) and registry.extensions.get(served_as):
+        for builtin in BUILTINS:
+            if any(e["builtin"] == builtin for e in self.extensions) and registry.extensions.already_serves(builtin):
                 raise ProfileError(self.path, ("extensions",), f"the registry already serves the {builtin} extension")
         config = self.auth_config(users)  # everything that can fail is checked before anything changes
         registry.configure(**self.settings)

@@ -20,6 +20,7 @@ from ..auth.config import AuthConfig
 from ..content import Image, Index
 from ..error_rules import ErrorRule
 from ..events.config import KeyedConfigError, NotificationsConfig, parse_notifications
+from ..extensions.installed import BUILTINS
 from ..extensions.model import RESERVED_NAMES, Extension
 from ..faults import FaultRule
 from ..header_rules import HeaderRule
@@ -140,8 +141,8 @@ class Scenario:
         for extension in behaviour.extensions:
             if registry.extensions.get(extension.name) is not None:
                 raise self._document.error(("extensions",), f"the registry already has extension {extension.name}")
-        for builtin, name in (("history", "_chainguard"), ("events", "_events")):
-            if any(b["builtin"] == builtin for b in behaviour.builtins) and registry.extensions.get(name) is not None:
+        for builtin in BUILTINS:
+            if any(b["builtin"] == builtin for b in behaviour.builtins) and registry.extensions.already_serves(builtin):
                 raise self._document.error(("extensions",), f"the registry already serves the {builtin} extension")
         if behaviour.notifications is not None:
             taken = {e.name for e in registry.notifications.endpoints}
