@@ -180,6 +180,17 @@ extensions:
     assert registry.settings.referrers is True
 
 
+def test_a_builtin_served_twice_is_refused_but_discover_may_repeat(tmp_path: Path) -> None:
+    registry = Registry()
+    registry.extensions.enable("history")
+    registry.extensions.enable("discover")
+    twice = Scenario.load(write(tmp_path, "twice.yaml", "version: 1\nextensions:\n  - builtin: history\n"))
+    with pytest.raises(ScenarioError, match="already serves the history extension"):
+        twice.apply(registry)
+    Scenario.load(write(tmp_path, "again.yaml", "version: 1\nextensions:\n  - builtin: discover\n")).apply(registry)
+    assert [e.name for e in registry.extensions] == ["_oci", "_chainguard"]
+
+
 def test_failing_layout_import_leaves_the_registry_unchanged(tmp_path: Path) -> None:
     (tmp_path / "layout").mkdir()
     (tmp_path / "layout" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
