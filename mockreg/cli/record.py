@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from .common import FAILURE, OK, CommandError, count, credentials
-from .serve import _on_signals, _port, _restore_signals, _write_ready_file
+from .serve import _port, until_signal
 
 EXAMPLES = """\
 examples:
@@ -78,19 +77,12 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", FAILURE) from None
-    stop = threading.Event()
-    previous = _on_signals(lambda signum, frame: stop.set())
     try:
-        recorder.start()
-        print(f"mockreg recording on {recorder.url} (upstream {recorder.upstream.url})", flush=True)
-        if args.ready_file is not None:
-            _write_ready_file(args.ready_file, recorder.url)
-        while not stop.wait(0.5):
-            pass
+        with until_signal(args.ready_file) as wait:
+            recorder.start()
+            print(f"mockreg recording on {recorder.url} (upstream {recorder.upstream.url})", flush=True)
+            wait(recorder.url)
     finally:
-        _restore_signals(previous)
-        if args.ready_file is not None:
-            args.ready_file.unlink(missing_ok=True)
         try:
             written = recorder.stop()
         except OSError as exc:

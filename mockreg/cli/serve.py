@@ -15,8 +15,9 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from ..registry import Registry
 from ..requestlog import FORMATS, RequestLog, timestamp
@@ -113,21 +114,14 @@ def run(args: argparse.Namespace) -> int:
         say(f"TLS certificate issued by the local CA {tls.ca_file}; to trust it:", ca_file=str(tls.ca_file))
         for line in client_hints(server.host_port, tls.ca_file):
             say("  " + line)
-    stop = threading.Event()
-    previous = _on_signals(lambda signum, frame: stop.set())
-    try:
-        server.start()
-        print(f"mockreg serving on {server.url}", flush=True)
-        if args.ready_file is not None:
-            _write_ready_file(args.ready_file, server.url)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        notify_options.finish(registry)
-        server.stop()
-        _restore_signals(previous)
-        if args.ready_file is not None:
-            args.ready_file.unlink(missing_ok=True)
+    with until_signal(args.ready_file) as wait:
+        try:
+            server.start()
+            print(f"mockreg serving on {server.url}", flush=True)
+            wait(server.url)
+        finally:
+            notify_options.finish(registry)
+            server.stop()
     repositories, manifests, blobs, size = holdings(registry)
     handled = log.requests_served if log is not None else None
     served = f"served {count(handled, 'request')}" if handled is not None else "requests not counted (--quiet)"
@@ -204,6 +198,27 @@ class _Messages:
             print(json.dumps(record, separators=(",", ":")), file=sys.stderr, flush=True)
         else:
             print(f"mockreg: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def until_signal(ready_file: Optional[Path]) -> Iterator[Callable[[str], None]]:
+    """Yields `wait(url)`, which writes `url` to the ready file (if asked for) and blocks until
+    SIGINT or SIGTERM; on leaving, the previous handlers are back and the ready file is gone."""
+    stop = threading.Event()
+    previous = _on_signals(lambda signum, frame: stop.set())
+
+    def wait(url: str) -> None:
+        if ready_file is not None:
+            _write_ready_file(ready_file, url)
+        while not stop.wait(0.5):
+            pass
+
+    try:
+        yield wait
+    finally:
+        _restore_signals(previous)
+        if ready_file is not None:
+            ready_file.unlink(missing_ok=True)
 
 
 def _on_signals(handler: Any) -> Dict[int, Any]:
