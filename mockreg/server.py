@@ -304,21 +304,22 @@ class _Connection:
         parts = request_line.split()  # bytes.split(): ASCII whitespace only, as in _parse
         if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
             raise _BadRequest("400 Bad Request", f"malformed request line {request_line[:100]!r}")
-        method, target, version = (part.decode("latin-1") for part in parts)
+        version = parts[2].decode("latin-1")
         if version not in ("HTTP/1.1", "HTTP/1.0"):
             self._bad_version(version)
-        environ = self._start_environ(method, target, version)
+        environ = self._start_environ(parts[0].decode("latin-1"), parts[1].decode("latin-1"), version)
+        keys = _ENVIRON_KEYS
         for index in range(1, len(lines)):
             line = lines[index]
             name, colon, value = line.partition(":")
-            if not colon or not name or " " in name or "\t" in name:  # also rejects obs-fold lines
-                raw = (line + "\r\n").encode("latin-1")
-                raise _BadRequest("400 Bad Request", f"malformed header line {raw[:100]!r}")
-            if "_" in name:
+            key = keys.get(name) if colon else None  # a cached name is a valid one
+            if key is None:
+                if not colon or not name or " " in name or "\t" in name:  # also rejects obs-fold lines
+                    raw = (line + "\r\n").encode("latin-1")
+                    raise _BadRequest("400 Bad Request", f"malformed header line {raw[:100]!r}")
+                key = _environ_key(name)
+            if not key:
                 continue  # header smuggling: "X_Y" would collide with "X-Y"
-            key = name.upper().replace("-", "_")
-            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
-                key = "HTTP_" + key
             value = value.strip(_WHITESPACE)
             environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ, self._framing(environ, version)
@@ -358,11 +359,9 @@ class _Connection:
                  headers: List[Tuple[str, str]]) -> Tuple[Dict[str, Any], Any]:
         environ = self._start_environ(method, target, version)
         for key, value in headers:
-            if "_" in key:
-                continue  # header smuggling: "X_Y" would collide with "X-Y"
-            name = key.upper().replace("-", "_")
-            if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                name = "HTTP_" + name
+            name = _environ_key(key)
+            if not name:
+                continue
             environ[name] = f"{environ[name]},{value}" if name in environ else value
         return environ, self._framing(environ, version)
 
@@ -445,14 +444,18 @@ class _Connection:
                         result: Iterable[bytes]) -> None:
         head = [f"HTTP/1.1 {status}\r\n"]
         has_length = has_date = False
+        kinds = _RESPONSE_KINDS
         for key, value in headers:
-            lowered = key.lower()
-            if lowered == "content-length":
-                has_length = True
-            elif lowered == "date":
-                has_date = True
-            elif lowered == "connection" and "close" in value.lower():
-                self.close = True
+            kind = kinds.get(key)
+            if kind is None:
+                kind = _response_kind(key)
+            if kind:
+                if kind == "content-length":
+                    has_length = True
+                elif kind == "date":
+                    has_date = True
+                elif "close" in value.lower():
+                    self.close = True
             head.append(f"{key}: {value}\r\n")
         if not has_date:  # the Registry sends its own; any other WSGI app served here gets one too
             head.append(f"Date: {date_header()[1]}\r\n")
@@ -494,6 +497,39 @@ class _Connection:
         body = (text + "\n").encode("latin-1", "replace")
         self.sock.sendall(f"HTTP/1.1 {status}\r\nDate: {date_header()[1]}\r\nContent-Type: text/plain\r\n"
                           f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1") + body)
+
+
+# Header name as sent -> its environ key ("" for a name with "_", which is dropped: "X_Y" would
+# collide with "X-Y"). Clients send the same few names again and again; the cache is bounded.
+_ENVIRON_KEYS: Dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        if "_" in name:
+            key = ""
+        else:
+            key = name.upper().replace("-", "_")
+            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+                key = "HTTP_" + key
+        if len(_ENVIRON_KEYS) < 1024:
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+# Response header name as the app spells it -> what the server must know about it.
+_RESPONSE_KINDS: Dict[str, str] = {}
+
+
+def _response_kind(name: str) -> str:
+    kind = _RESPONSE_KINDS.get(name)
+    if kind is None:
+        lowered = name.lower()
+        kind = lowered if lowered in ("content-length", "date", "connection") else ""
+        if len(_RESPONSE_KINDS) < 1024:
+            _RESPONSE_KINDS[name] = kind
+    return kind
 
 
 def _no_write(data: bytes) -> None:
