@@ -33,7 +33,7 @@ def _environ(method: str, path: str, query: str = "", body: bytes = b"", **heade
     return environ
 
 
-def _workload() -> List[Callable[[], Dict[str, Any]]]:
+def workload() -> List[Callable[[], Dict[str, Any]]]:
     """A push-and-pull mix: manifest GET/HEAD, blob GET, monolithic blob POST, manifest PUT."""
     config = b'{"bench": true}'
     digest = "sha256:" + hashlib.sha256(config).hexdigest()
@@ -55,8 +55,13 @@ def _registry(checks: Optional[bool]) -> Registry:
         journal = attach(registry, maxlen=1000)
         if checks:
             journal.check_clients()
-    work = _workload()
-    for make in (work[3], work[4]):  # content for the reads
+    return seed(registry)
+
+
+def seed(registry: Registry) -> Registry:
+    """Push what the workload's reads ask for (its blob POST and manifest PUT)."""
+    work = workload()
+    for make in (work[3], work[4]):
         registry(make(), lambda status, headers: None)
     return registry
 
@@ -64,7 +69,7 @@ def _registry(checks: Optional[bool]) -> Registry:
 def per_request(checks: Optional[bool], count: int, rounds: int) -> float:
     """Best CPU microseconds per request over `rounds` rounds of `count` requests."""
     best = float("inf")
-    work = _workload()
+    work = workload()
     for _ in range(rounds):
         registry = _registry(checks)
         environs = [work[i % len(work)]() for i in range(count)]

@@ -45,6 +45,11 @@ def environ(method: str, path: str, body: bytes = b"", content_type: str = "") -
 def registry_for(mode: str) -> Registry:
     registry = Registry()
     registry.push_blob("demo/app", DATA)
+    return observe(registry, mode)
+
+
+def observe(registry: Registry, mode: str) -> Registry:
+    """Turn on the events of `mode` ("off": nothing) on `registry`."""
     if mode == "log":
         registry.extensions.enable("events")
         registry.notifications.log.size  # noqa: B018 - present

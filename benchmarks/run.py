@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import procs
+from benchmarks import observers, procs
 from benchmarks.report import Results, Row
 from benchmarks.sections import Benchmark, Plan
 
@@ -43,8 +43,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (< 60 s)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
     parser.add_argument("--no-peer", action="store_true", help="skip the reference registry even if installed")
-    parser.add_argument("--only", type=int, action="append", choices=range(1, 6), metavar="N",
-                        help="run only section N (repeatable); default: all five")
+    parser.add_argument("--only", type=int, action="append", choices=range(1, 7), metavar="N",
+                        help="run only section N (repeatable); default: all six")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     results = Results()
@@ -66,7 +66,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                ("2. small requests, one keep-alive connection / concurrent", bench.small_requests),
                                ("3. push workflow", bench.push_workflow),
                                ("4. big blobs", bench.big_blobs),
-                               ("5. in-process vs loopback", bench.in_process)):
+                               ("5. in-process vs loopback", bench.in_process),
+                               ("6. observers and layers: cost off and on", lambda: observers.section(bench))):
             if args.only and int(title[0]) not in args.only:
                 continue
             print(f"… {title}", end="", flush=True)

@@ -38,6 +38,9 @@ REQUIRED = [
     # 5. in-process against loopback, through both clients
     *[f"mockreg.{where}.{client}.{kind}" for where in ("inprocess", "live") for client in ("requests", "httpx")
       for kind in KINDS],
+    # 6. observers and layers, off and on (in process)
+    *[f"mockreg.observers.{name}" for name in ("plain", "events_off", "profile_off", "journal", "events_log",
+                                               "events_webhook", "checks_on", "profile_quirks")],
 ]
 
 
@@ -60,11 +63,12 @@ def test_quick_run_prints_the_table_and_writes_every_figure(tmp_path):
 
     ratios = document["ratios"]
     targeted = {name: ratio for name, ratio in ratios.items() if ratio["target"]}
-    assert len(targeted) >= 13  # every target of the issue that needs no peer
+    assert len(targeted) >= 15  # every target of the issue that needs no peer, and section 6's "off" rows
     assert all(ratio["value"] is not None and ratio["met"] in (True, False) for ratio in targeted.values())
 
     assert document["quick"] is True and document["machine"]["cores"] >= 1 and document["date"]
-    for title in ("1. start-up", "2. small requests", "3. push workflow", "4. big blobs", "5. in-process"):
+    for title in ("1. start-up", "2. small requests", "3. push workflow", "4. big blobs", "5. in-process",
+                  "6. observers and layers"):
         assert title in result.stdout and title in document["table"]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, Sequence
 
-from . import profile_commands, scenario_commands, serve, transfer
+from . import profile_commands, record, scenario_commands, serve, transfer
 from .common import OK, CommandError, Parser
 
 __all__ = ["main", "build_parser"]
@@ -35,6 +35,7 @@ def build_parser() -> Parser:
     serve.add_parser(commands)
     transfer.add_parsers(commands)
     scenario_commands.add_parser(commands)
+    record.add_parser(commands)
     profile_commands.add_parser(commands)
     return parser
 
