@@ -9,14 +9,19 @@ trickles its headers, would hold a thread forever. `ConnectionLimits` bounds tha
   complete within this many seconds (a slow-loris client is cut off);
 - `idle_timeout`: a connection waiting for its next request (or its first) is closed after this
   many seconds;
+- `body_timeout`: while a request is in progress, every read of its body must bring bytes within
+  this many seconds (a read-progress timeout, as nginx's `client_body_timeout`): a client that
+  stops sending in the middle of a body is hung up on, and the registry rolls back what that
+  request had appended exactly as for a client that disconnects. A slow client that keeps
+  sending is never cut off, however long its body takes;
 - `max_connections`: connections (and so threads) open at once. When one more client connects,
   the connection that has waited longest without a request in progress (idle, in its handshake
   or in its headers) is closed to make room; only when every connection is in the middle of a
   request is the new client turned away: `503 UNAVAILABLE` with `Retry-After` over plain HTTP,
   closed at once over TLS (answering would need a handshake in the accept loop).
 
-A request in progress (its body, the registry's work, its answer) has no deadline: a 16 GiB push
-may take minutes. `0` switches a timeout or the bound off. The deadlines are checked by the
+Apart from `body_timeout`, a request in progress (the registry's work, its answer) has no
+deadline: a 16 GiB push may take minutes. `0` switches a timeout or the bound off. The deadlines are checked by the
 accept loop a few times a second, so a request pays two clock reads and no system call for them.
 """
 
@@ -44,11 +49,13 @@ class ConnectionLimits:
     handshake_timeout: float = 10.0
     header_timeout: float = 10.0
     idle_timeout: float = 60.0
+    body_timeout: float = 60.0
     max_connections: int = 1000
     retry_after: int = 1  # seconds, in the 503 a client gets when every connection is busy
 
     def __post_init__(self) -> None:
-        for name in ("handshake_timeout", "header_timeout", "idle_timeout", "max_connections", "retry_after"):
+        for name in ("handshake_timeout", "header_timeout", "idle_timeout", "body_timeout", "max_connections",
+                     "retry_after"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"{name} must be a finite number of at least 0, got {value!r}")
@@ -56,7 +63,8 @@ class ConnectionLimits:
     @property
     def check_interval(self) -> float:
         """How often the accept loop looks for expired deadlines: a quarter of the shortest one."""
-        timeouts = [t for t in (self.handshake_timeout, self.header_timeout, self.idle_timeout) if t]
+        timeouts = [t for t in (self.handshake_timeout, self.header_timeout, self.idle_timeout, self.body_timeout)
+                    if t]
         return min(1.0, max(0.01, min(timeouts) / 4)) if timeouts else 1.0
 
 
@@ -70,7 +78,7 @@ class ConnectionTable:
         self._closing = 0  # connections hung up on whose threads have not ended yet
         self.refused = 0  # clients turned away because every connection was busy
         self.reclaimed = 0  # connections closed to make room for a new client
-        self.expired = 0  # connections closed by a handshake, header or idle timeout
+        self.expired = 0  # connections closed by a handshake, header, idle or body timeout
 
     def __len__(self) -> int:
         return len(self._open)

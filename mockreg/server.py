@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .connections import NEVER, ConnectionLimits, ConnectionTable, hang_up
@@ -42,6 +42,7 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _READ_BUFFER = 64 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_WHITESPACE = " \t\r\n\x0b\x0c"  # what bytes.strip() strips: ASCII only, unlike str.strip()
 _monotonic = time.monotonic
 
 
@@ -144,6 +145,31 @@ class _ContinueFirst:
         return self._go_on().readline(size)
 
 
+class _SocketReader(io.RawIOBase):
+    """The raw stream under a connection's buffered reader: a recv per read, as socket.SocketIO
+    does, and while a request body is being read each recv is a read-progress deadline for the
+    accept loop (the body timeout); outside a body it leaves the connection's deadline alone."""
+
+    def __init__(self, connection: _Connection) -> None:
+        super().__init__()
+        self._connection = connection
+        self._recv_into = connection.sock.recv_into
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        connection = self._connection
+        timeout = connection.progress_timeout
+        if not timeout:
+            return self._recv_into(target)
+        connection.deadline = _monotonic() + timeout
+        try:
+            return self._recv_into(target)
+        finally:
+            connection.deadline = NEVER  # bytes came: the registry's own work has no deadline
+
+
 class _BadRequest(Exception):
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -168,6 +194,8 @@ class _Connection:
         limits = server.connections.limits
         self._idle_timeout = limits.idle_timeout or NEVER
         self._header_timeout = limits.header_timeout or NEVER
+        self._body_timeout = limits.body_timeout
+        self.progress_timeout = 0.0  # the body timeout while a request is in progress, else 0
 
     def serve(self) -> None:
         try:
@@ -179,8 +207,7 @@ class _Connection:
                 self.sock.do_handshake()
             if self.sock.family in (socket.AF_INET, socket.AF_INET6):
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # makefile("rb") with a buffer size is a BufferedReader (typeshed says IOBase)
-            self.rfile = cast(io.BufferedReader, self.sock.makefile("rb", _READ_BUFFER))
+            self.rfile = io.BufferedReader(_SocketReader(self), _READ_BUFFER)
             self.base = self._base_environ()
             while not self.close:
                 self.handle_one_request()
@@ -226,30 +253,76 @@ class _Connection:
         self.since = now = _monotonic()
         self.deadline = now + self._idle_timeout
         self.reclaimable = True
-        if not self.rfile.peek(1):
+        self.progress_timeout = 0.0
+        rfile = self.rfile
+        buffered = rfile.peek(1)
+        if not buffered:
             self.close = True
             return
         self.deadline = _monotonic() + self._header_timeout  # the request has begun: its headers must follow
-        line = self.rfile.readline(_MAX_LINE + 1)
-        if line in (b"\r\n", b"\n"):  # RFC 9112: ignore an empty line before a request line
-            line = self.rfile.readline(_MAX_LINE + 1)
-        if not line:
-            self.close = True
-            return
         try:
-            environ, body = self._environ(*self._parse(line))
+            parsed = self._parse_buffered(buffered)
+            if parsed is None:  # the head is not all in the buffer yet, or is unusual: line by line
+                line = rfile.readline(_MAX_LINE + 1)
+                if line in (b"\r\n", b"\n"):  # RFC 9112: ignore an empty line before a request line
+                    line = rfile.readline(_MAX_LINE + 1)
+                if not line:
+                    self.close = True
+                    return
+                environ, body = self._environ(*self._parse(line))
+            else:
+                environ, body = parsed
         except _BadRequest as bad:
             self.close = True
             self._send_simple(bad.status, str(bad))
             return
-        self.reclaimable = False  # a request in progress has no deadline and is never closed for room
+        # A request in progress is never closed for room, and its only deadline is the body timeout
+        # (set by each read of the body, see _SocketReader).
+        self.reclaimable = False
         self.deadline = NEVER
+        self.progress_timeout = self._body_timeout
         if environ.get("HTTP_EXPECT", "").lower() == "100-continue" and environ["SERVER_PROTOCOL"] == "HTTP/1.1":
             body._stream = _ContinueFirst(body, self.rfile, self.sock)
         try:
             self._run_app(environ, body)
         except ConnectionError:
             self.close = True  # an app's body iterator asked to drop the connection, or the client left
+
+    def _parse_buffered(self, buffered: bytes) -> Optional[Tuple[Dict[str, Any], Any]]:
+        """The common case in one pass: request line and headers already in the read buffer, lines
+        ending in CRLF, no empty line first, at most _MAX_HEADERS headers. Same rules and answers as
+        `_parse` + `_environ` (which handle everything else); None when the case does not apply."""
+        end = buffered.find(b"\r\n\r\n")
+        if end <= 0 or buffered.startswith(b"\r\n"):
+            return None
+        text = buffered[:end].decode("latin-1")
+        lines = text.split("\r\n")
+        if len(lines) > _MAX_HEADERS + 1 or text.count("\n") != len(lines) - 1:
+            return None  # bare LFs (or too many headers): the line-by-line path has the exact rules
+        self.rfile.read(end + 4)
+        request_line = buffered[:len(lines[0]) + 2]
+        parts = request_line.split()  # bytes.split(): ASCII whitespace only, as in _parse
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+            raise _BadRequest("400 Bad Request", f"malformed request line {request_line[:100]!r}")
+        version = parts[2].decode("latin-1")
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            self._bad_version(version)
+        environ = self._start_environ(parts[0].decode("latin-1"), parts[1].decode("latin-1"), version)
+        keys = _ENVIRON_KEYS
+        for index in range(1, len(lines)):
+            line = lines[index]
+            name, colon, value = line.partition(":")
+            key = keys.get(name) if colon else None  # a cached name is a valid one
+            if key is None:
+                if not colon or not name or " " in name or "\t" in name:  # also rejects obs-fold lines
+                    raw = (line + "\r\n").encode("latin-1")
+                    raise _BadRequest("400 Bad Request", f"malformed header line {raw[:100]!r}")
+                key = _environ_key(name)
+            if not key:
+                continue  # header smuggling: "X_Y" would collide with "X-Y"
+            value = value.strip(_WHITESPACE)
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ, self._framing(environ, version)
 
     def _parse(self, line: bytes) -> Tuple[str, str, str, List[Tuple[str, str]]]:
         if len(line) > _MAX_LINE:
@@ -259,9 +332,7 @@ class _Connection:
             raise _BadRequest("400 Bad Request", f"malformed request line {line[:100]!r}")
         version = parts[2].decode("latin-1")
         if version not in ("HTTP/1.1", "HTTP/1.0"):
-            if version[5:6].isdigit() and version[5:6] >= "2":
-                raise _BadRequest("505 HTTP Version Not Supported", f"{version} is not supported")
-            raise _BadRequest("400 Bad Request", f"malformed HTTP version {version!r}")
+            self._bad_version(version)
         headers: List[Tuple[str, str]] = []
         readline = self.rfile.readline
         while True:
@@ -278,8 +349,23 @@ class _Connection:
             headers.append((name.decode("latin-1"), value.strip().decode("latin-1")))
         return parts[0].decode("latin-1"), parts[1].decode("latin-1"), version, headers
 
+    @staticmethod
+    def _bad_version(version: str) -> None:
+        if version[5:6].isdigit() and version[5:6] >= "2":
+            raise _BadRequest("505 HTTP Version Not Supported", f"{version} is not supported")
+        raise _BadRequest("400 Bad Request", f"malformed HTTP version {version!r}")
+
     def _environ(self, method: str, target: str, version: str,
                  headers: List[Tuple[str, str]]) -> Tuple[Dict[str, Any], Any]:
+        environ = self._start_environ(method, target, version)
+        for key, value in headers:
+            name = _environ_key(key)
+            if not name:
+                continue
+            environ[name] = f"{environ[name]},{value}" if name in environ else value
+        return environ, self._framing(environ, version)
+
+    def _start_environ(self, method: str, target: str, version: str) -> Dict[str, Any]:
         path, _, query = target.partition("?")
         if path.startswith(("http://", "https://")):  # absolute-form, as sent to proxies
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
@@ -289,13 +375,10 @@ class _Connection:
         environ["QUERY_STRING"] = query
         environ["REQUEST_URI"] = target
         environ["SERVER_PROTOCOL"] = version
-        for key, value in headers:
-            if "_" in key:
-                continue  # header smuggling: "X_Y" would collide with "X-Y"
-            name = key.upper().replace("-", "_")
-            if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                name = "HTTP_" + name
-            environ[name] = f"{environ[name]},{value}" if name in environ else value
+        return environ
+
+    def _framing(self, environ: Dict[str, Any], version: str) -> Any:
+        """Keep-alive from the Connection header, and the body's reader (wsgi.input)."""
         connection = environ.get("HTTP_CONNECTION", "").lower()
         if version == "HTTP/1.0":
             self.close = "keep-alive" not in connection
@@ -317,7 +400,7 @@ class _Connection:
                 self.close = True  # the app answers 400; the body's end is unknown, so hang up after
             body = _BodyInput(self.rfile, length)
         environ["wsgi.input"] = body
-        return environ, body
+        return body
 
     def _run_app(self, environ: Dict[str, Any], body: Any) -> None:
         status_headers: List[Any] = []
@@ -361,14 +444,18 @@ class _Connection:
                         result: Iterable[bytes]) -> None:
         head = [f"HTTP/1.1 {status}\r\n"]
         has_length = has_date = False
+        kinds = _RESPONSE_KINDS
         for key, value in headers:
-            lowered = key.lower()
-            if lowered == "content-length":
-                has_length = True
-            elif lowered == "date":
-                has_date = True
-            elif lowered == "connection" and "close" in value.lower():
-                self.close = True
+            kind = kinds.get(key)
+            if kind is None:
+                kind = _response_kind(key)
+            if kind:
+                if kind == "content-length":
+                    has_length = True
+                elif kind == "date":
+                    has_date = True
+                elif "close" in value.lower():
+                    self.close = True
             head.append(f"{key}: {value}\r\n")
         if not has_date:  # the Registry sends its own; any other WSGI app served here gets one too
             head.append(f"Date: {date_header()[1]}\r\n")
@@ -410,6 +497,39 @@ class _Connection:
         body = (text + "\n").encode("latin-1", "replace")
         self.sock.sendall(f"HTTP/1.1 {status}\r\nDate: {date_header()[1]}\r\nContent-Type: text/plain\r\n"
                           f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1") + body)
+
+
+# Header name as sent -> its environ key ("" for a name with "_", which is dropped: "X_Y" would
+# collide with "X-Y"). Clients send the same few names again and again; the cache is bounded.
+_ENVIRON_KEYS: Dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        if "_" in name:
+            key = ""
+        else:
+            key = name.upper().replace("-", "_")
+            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+                key = "HTTP_" + key
+        if len(_ENVIRON_KEYS) < 1024:
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+# Response header name as the app spells it -> what the server must know about it.
+_RESPONSE_KINDS: Dict[str, str] = {}
+
+
+def _response_kind(name: str) -> str:
+    kind = _RESPONSE_KINDS.get(name)
+    if kind is None:
+        lowered = name.lower()
+        kind = lowered if lowered in ("content-length", "date", "connection") else ""
+        if len(_RESPONSE_KINDS) < 1024:
+            _RESPONSE_KINDS[name] = kind
+    return kind
 
 
 def _no_write(data: bytes) -> None:

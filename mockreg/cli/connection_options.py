@@ -21,6 +21,10 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--idle-timeout", type=_seconds, default=_DEFAULTS.idle_timeout, metavar="S",
                        help="seconds a connection may wait for its next request; 0: no limit "
                             f"(default {_DEFAULTS.idle_timeout:g}; e.g. --idle-timeout 300)")
+    group.add_argument("--body-timeout", type=_seconds, default=_DEFAULTS.body_timeout, metavar="S",
+                       help="seconds a read of a request body may wait for the client's next bytes; a client that "
+                            "stops mid-body is hung up on and its upload rolled back; 0: no limit "
+                            f"(default {_DEFAULTS.body_timeout:g}; e.g. --body-timeout 30)")
     group.add_argument("--max-connections", type=_count, default=_DEFAULTS.max_connections, metavar="N",
                        help="connections open at once; at the bound the longest-idle one is closed, and when all "
                             f"are busy a new client gets 503 with Retry-After; 0: no bound (default "
@@ -29,7 +33,8 @@ def add_arguments(parser: Any) -> None:
 
 def limits_from(args: argparse.Namespace) -> ConnectionLimits:
     return ConnectionLimits(handshake_timeout=args.handshake_timeout, header_timeout=args.header_timeout,
-                            idle_timeout=args.idle_timeout, max_connections=args.max_connections)
+                            idle_timeout=args.idle_timeout, body_timeout=args.body_timeout,
+                            max_connections=args.max_connections)
 
 
 def _seconds(text: str) -> float:
