@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 import requests
 from registry_helpers import sha256
+from socket_support import GENEROUS, read_to_end, wait_until
 from werkzeug.test import Client
 
 from mockreg import Registry
@@ -23,31 +24,8 @@ from mockreg.connections import ConnectionLimits
 from mockreg.invariants import check_invariants
 from mockreg.server import LiveServer
 
-GENEROUS = 30  # seconds a client waits before calling the server stalled
 FIRST = b"kept chunk " * 1000
 LOST = bytes(range(256)) * (3 * PIECE // 256)  # big enough to reach the helper hashing thread
-
-
-def wait_until(condition: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + GENEROUS
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    sock.settimeout(GENEROUS)
-    answer = b""
-    try:
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return answer
-            answer += data
-    except ConnectionResetError:
-        return answer
 
 
 @pytest.fixture
@@ -79,7 +57,7 @@ def test_a_client_stalling_mid_patch_is_hung_up_on_and_its_upload_rolled_back(
         staller.sendall(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
     # ... and nothing more. Meanwhile another client is served:
     assert requests.get(f"{server.url}/v2/", timeout=GENEROUS).status_code == 200
-    answer = read_until_closed(staller)  # the server hangs up; the staller never closes
+    answer = read_to_end(staller)  # the server hangs up; the staller never closes
     staller.close()
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400")
     assert wait_until(lambda: len(server.connections) == 0)
@@ -110,7 +88,7 @@ def test_a_slow_client_that_keeps_sending_is_not_cut_off(registry: Registry) -> 
             for piece in pieces:
                 sock.sendall(piece)
                 time.sleep(0.1)
-            answer = read_until_closed(sock)
+            answer = read_to_end(sock)
         assert time.monotonic() - started > 2  # the premise (the body outlasted the timeout), not a speed claim
         assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
         assert f"Range: 0-{len(FIRST) + len(body) - 1}".encode() in answer

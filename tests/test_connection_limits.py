@@ -11,43 +11,19 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-import time
 from pathlib import Path
-from typing import Callable, List
+from typing import List
 
 import pytest
 import requests
+from socket_support import GENEROUS, read_to_end, wait_until
 
 from mockreg import Registry
 from mockreg.connections import ConnectionLimits
 from mockreg.server import LiveServer
 from mockreg.tls import self_signed
 
-GENEROUS = 30  # seconds a client waits before calling the server stalled
 CLOSE = {"Connection": "close"}  # so the server's count of connections can return to 0
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = GENEROUS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def read_to_end(sock: socket.socket) -> bytes:
-    """Everything until the server closes (a reset after its answer counts as closing)."""
-    sock.settimeout(GENEROUS)
-    answer = b""
-    try:
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return answer
-            answer += data
-    except ConnectionResetError:
-        return answer
 
 
 def connect(server: LiveServer) -> socket.socket:
