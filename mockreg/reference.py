@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Dict
 
 NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 NAME_PATTERN = rf"{NAME_COMPONENT}(?:/{NAME_COMPONENT})*"
@@ -16,8 +17,19 @@ _TAG = re.compile(rf"^{TAG_PATTERN}$")
 _NOT_TAG_CHAR = re.compile(r"[^a-zA-Z0-9._-]")
 
 
+# Verdicts on names already seen: a client pushing an image names the same repository in every
+# request. Bounded, so a client inventing names cannot grow it.
+_NAME_VERDICTS: Dict[str, bool] = {}
+_MAX_NAME_VERDICTS = 1024
+
+
 def is_valid_name(name: str) -> bool:
-    return len(name) <= MAX_NAME_LENGTH and _NAME.match(name) is not None
+    valid = _NAME_VERDICTS.get(name)
+    if valid is None:
+        valid = len(name) <= MAX_NAME_LENGTH and _NAME.match(name) is not None
+        if len(_NAME_VERDICTS) < _MAX_NAME_VERDICTS:
+            _NAME_VERDICTS[name] = valid
+    return valid
 
 
 def is_valid_tag(tag: str) -> bool:

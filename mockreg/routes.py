@@ -57,6 +57,19 @@ def route(path: str, **handlers: Tuple[str, Handler]) -> Route:
 
 
 _NAME = re.compile(NAME_PATTERN)
+# Names already matched against the grammar (every request of a push names the same repository);
+# bounded, so a client inventing names cannot grow it.
+_NAME_FITS: Dict[str, bool] = {}
+_MAX_NAME_FITS = 1024
+
+
+def _fits_name_grammar(name: str) -> bool:
+    fits = _NAME_FITS.get(name)
+    if fits is None:
+        fits = _NAME.fullmatch(name) is not None
+        if len(_NAME_FITS) < _MAX_NAME_FITS:
+            _NAME_FITS[name] = fits
+    return fits
 
 
 def _top_level_alternation(path: str) -> bool:
@@ -93,7 +106,7 @@ class _NamedPath:
         if found is None:
             return None
         name = path[len(self.prefix):found.start()]
-        if _NAME.fullmatch(name) is None:
+        if not _fits_name_grammar(name):
             return None
         params = found.groupdict()
         params["name"] = name
