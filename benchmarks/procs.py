@@ -19,6 +19,8 @@ from typing import List, Optional
 
 FLOOR_SCRIPT = Path(__file__).with_name("floor_server.py")
 PEER_INSTALL_HINT = "apt-get install -y docker-registry  (Debian/Ubuntu; distribution 2.8)"
+GGCR_INSTALL_HINT = ("put go-containerregistry's `crane` on PATH (a release binary from "
+                     "https://github.com/google/go-containerregistry/releases) or name it in MOCKREG_BENCH_CRANE")
 
 
 class ServerProcess:
@@ -120,11 +122,41 @@ def find_peer() -> Optional[str]:
     return None
 
 
-def peer_version(binary: str) -> str:
+def find_crane() -> Optional[str]:
+    """go-containerregistry's `crane` (its `registry serve` is ggcr's in-memory registry), or None."""
+    named = os.environ.get("MOCKREG_BENCH_CRANE")
+    return named if named and os.access(named, os.X_OK) else shutil.which("crane")
+
+
+def crane_version(binary: str) -> str:
+    return _version_of([binary, "version"])
+
+
+def start_crane(binary: str) -> ServerProcess:
+    """`crane registry serve` on 127.0.0.1, as a user runs ggcr's in-memory registry. It logs
+    every request to stderr and has no switch to stop that, so its stderr goes to /dev/null."""
+    port = free_port()
+    process = subprocess.Popen([binary, "registry", "serve", "--address", f"127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = ServerProcess("ggcr", process, f"127.0.0.1:{port}")
     try:
-        return subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        wait_for_200(server.host_port, timeout=30, process=process)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def peer_version(binary: str) -> str:
+    return _version_of([binary, "--version"])
+
+
+def _version_of(argv: List[str]) -> str:
+    try:
+        answer = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return answer.stdout.strip() or "unknown"
 
 
 def start_peer(binary: str) -> ServerProcess:

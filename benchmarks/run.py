@@ -7,6 +7,8 @@ Runs every measurement interleaved (mockreg, reference, floor, mockreg, …) for
 repetitions, prints a Markdown table of medians with their ratios and targets, and writes
 JSON (default benchmarks/results/latest.json). The reference is Debian's `docker-registry`
 (distribution 2.8) with in-memory storage; without it the run carries on with no peer ratios.
+Section 3 also pushes to ggcr's in-memory registry (`crane registry serve`) when `crane` is on
+PATH or named in MOCKREG_BENCH_CRANE.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (< 60 s)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
-    parser.add_argument("--no-peer", action="store_true", help="skip the reference registry even if installed")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip the reference registry and crane even if installed")
     parser.add_argument("--only", type=int, action="append", choices=range(1, 7), metavar="N",
                         help="run only section N (repeatable); default: all six")
     args = parser.parse_args(argv)
@@ -52,6 +55,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if peer_binary is None and not args.no_peer:
         print(f"reference registry not found; for peer ratios install it: {procs.PEER_INSTALL_HINT}", flush=True)
         results.notes.append("reference registry not installed: no peer figures")
+    crane_binary = None if args.no_peer else procs.find_crane()
+    if crane_binary is None and not args.no_peer:
+        print(f"crane not found; for ggcr ratios {procs.GGCR_INSTALL_HINT}", flush=True)
+        results.notes.append("crane not found: no ggcr figures")
     load_before = os.getloadavg()[0]
     if load_before > 0.5:
         print(f"warning: load average {load_before:.1f} before starting: other work on this machine skews "
@@ -59,8 +66,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.perf_counter()
     mockreg, floor = procs.start_mockreg(), procs.start_floor()
     peer = procs.start_peer(peer_binary) if peer_binary else None
+    ggcr = procs.start_crane(crane_binary) if crane_binary else None
     try:
-        bench = Benchmark(plan, results, mockreg, peer, floor, peer_binary)
+        bench = Benchmark(plan, results, mockreg, peer, floor, peer_binary, ggcr)
         sections: Dict[str, List[Row]] = {}
         for title, section in (("1. start-up and per-test cost", bench.startup),
                                ("2. small requests, one keep-alive connection / concurrent", bench.small_requests),
@@ -75,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sections[title] = section()
             print(f" ({time.perf_counter() - section_started:.1f} s)", flush=True)
     finally:
-        for server in (mockreg, peer, floor):
+        for server in (mockreg, peer, floor, ggcr):
             if server is not None:
                 server.stop()
     meta = {
@@ -83,12 +91,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "plan": plan.__dict__, "quick": args.quick, "seconds": round(time.perf_counter() - started, 1),
         "peer": procs.peer_version(peer_binary) if peer_binary else None,
+        "ggcr": procs.crane_version(crane_binary) if crane_binary else None,
         "load_average": {"before": load_before, "after": os.getloadavg()[0]},
     }
     table = results.table(sections)
     print(table)
     print(f"\n{meta['date']}, {meta['machine']['cores']} cores, Python {meta['machine']['python']}, "
-          f"reference: {meta['peer'] or 'not run'}, {meta['seconds']} s, "
+          f"reference: {meta['peer'] or 'not run'}, crane: {meta['ggcr'] or 'not run'}, {meta['seconds']} s, "
           f"load average {load_before:.1f} before / {meta['load_average']['after']:.1f} after")
     busy = results.figures.get("machine.busy")
     if busy is not None and busy.value is not None:

@@ -88,3 +88,50 @@ def test_the_reference_registry_does_the_same_work():
         assert bigblobs.pull(peer.host_port, "bench/big", digest, len(blob)).rate > 0  # digest checked inside
     finally:
         peer.stop()
+
+
+FAKE_CRANE = """#!{python}
+# Answers like `crane registry serve --address HOST:PORT` and `crane version`, serving mockreg:
+# what the benchmark does with a real crane, without one on the machine.
+import os, sys
+if sys.argv[1:] == ["version"]:
+    print("fake crane 0.0")
+    sys.exit(0)
+assert sys.argv[1:4] == ["registry", "serve", "--address"], sys.argv
+host, port = sys.argv[4].rsplit(":", 1)
+# exec, so that the process the benchmark reads CPU time from is the server, as with crane
+os.execv(sys.executable, [sys.executable, "-m", "mockreg", "serve", "--host", host, "--port", port, "--quiet"])
+"""
+
+
+def test_section_3_measures_ggcr_when_crane_is_named(tmp_path):
+    crane = tmp_path / "crane"
+    crane.write_text(FAKE_CRANE.format(python=sys.executable))
+    crane.chmod(0o755)
+    out = tmp_path / "results.json"
+    environment = dict(os.environ, MOCKREG_BENCH_CRANE=str(crane), PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", "3", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=environment)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert document["ggcr"] == "fake crane 0.0"
+    figures = document["figures"]
+    for key in ("ggcr.push.images", "ggcr.push.cpu"):
+        assert figures[key]["value"] > 0
+    names = {(ratio["of"], ratio["to"], ratio["target"]) for ratio in document["ratios"].values()}
+    assert ("mockreg.push.images", "ggcr.push.images", ">= 1") in names
+    assert ("mockreg.push.cpu", "ggcr.push.cpu", "<= 1") in names
+    assert "| ggcr " in document["table"]  # the third column names what it holds
+
+
+def test_section_3_without_crane_says_so(tmp_path):
+    out = tmp_path / "results.json"
+    environment = dict(os.environ, MOCKREG_BENCH_CRANE="", PATH=os.path.dirname(sys.executable))
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", "3", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=environment)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert "crane not found: no ggcr figures" in document["notes"]
+    assert not [key for key in document["figures"] if key.startswith("ggcr.")]
