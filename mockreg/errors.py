@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any, Iterable, List, Optional, Tuple
 
 # code -> (default HTTP status, message), from the spec's "Error Codes" table,
@@ -53,10 +54,30 @@ class RegistryError(Exception):
         self.detail = detail
         self.headers: Headers = list(headers)
         self.reason = reason
-        super().__init__(f"{self.status} {code}: {self.message}" + (f" ({detail})" if detail else ""))
+        super().__init__(code)
+
+    def __str__(self) -> str:
+        # Formatted when shown, not when raised: most are only ever rendered as a JSON body.
+        detail = self.detail
+        return f"{self.status} {self.code}: {self.message}" + (f" ({detail})" if detail else "")
 
     def body(self) -> bytes:
-        error = {"code": self.code, "message": self.message}
-        if self.detail is not None:
-            error["detail"] = self.detail
-        return json.dumps({"errors": [error]}).encode()
+        """The spec's error body, exactly as `json.dumps({"errors": [error]})` writes it."""
+        head = f'{{"errors": [{{"code": {encode_basestring_ascii(self.code)}, ' \
+               f'"message": {encode_basestring_ascii(self.message)}'
+        detail = self.detail
+        if detail is None:
+            return f"{head}}}]}}".encode()
+        return f'{head}, "detail": {_json(detail)}}}]}}'.encode()
+
+
+def _json(value: Any) -> str:
+    """`json.dumps(value)`; a string or a flat map of strings (the usual details) written
+    directly, since json.dumps builds a new encoder on every call: that was a fifth of the cost
+    of answering a HEAD for a missing blob."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if isinstance(value, dict) and all(type(k) is str and type(v) is str for k, v in value.items()):
+        return "{" + ", ".join(f"{encode_basestring_ascii(k)}: {encode_basestring_ascii(v)}"
+                               for k, v in value.items()) + "}"
+    return json.dumps(value)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from .blobdata import BlobBuilder, BlobBytes, BlobSpace
 from .errors import RegistryError
@@ -347,22 +346,15 @@ class Store:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session_id, "reason": "upload session expired"})
         return session
 
-    @contextmanager
-    def locked_upload(self, name: str, session_id: str) -> Iterator[UploadSession]:
+    def locked_upload(self, name: str, session_id: str) -> HeldUpload:
         """Hold an upload's own lock, so chunks of one session apply one at a time while other
         sessions and the rest of the store stay available."""
-        session = self.upload(name, session_id)
-        with self.locked(session):
-            yield session
+        return HeldUpload(self.upload(name, session_id))
 
     @staticmethod
-    @contextmanager
-    def locked(session: UploadSession) -> Iterator[UploadSession]:
+    def locked(session: UploadSession) -> HeldUpload:
         """Hold the lock of an upload found with `upload`; BLOB_UPLOAD_UNKNOWN if it ended meanwhile."""
-        with session.lock:
-            if session.closed:
-                raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session.id})
-            yield session
+        return HeldUpload(session)
 
     def end_upload(self, session: UploadSession) -> None:
         """Forget a finished or cancelled upload; call it holding `session.lock`."""
@@ -390,6 +382,28 @@ class Store:
                 for tag, digest in incoming.tags.items():
                     self._tag(repo, tag, digest)
 
+
+
+class HeldUpload:
+    """`with HeldUpload(session) as session:` holds the upload's lock; BLOB_UPLOAD_UNKNOWN if it
+    was finished or cancelled meanwhile. A class rather than a @contextmanager generator: every
+    closing PUT of a push goes through it, and the generator cost a microsecond more."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: UploadSession) -> None:
+        self.session = session
+
+    def __enter__(self) -> UploadSession:
+        session = self.session
+        session.lock.acquire()
+        if session.closed:
+            session.lock.release()
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", {"uuid": session.id})
+        return session
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.session.lock.release()
 
 
 def _copy_descriptor(descriptor: Dict[str, Any]) -> Dict[str, Any]:
