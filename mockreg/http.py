@@ -60,9 +60,9 @@ class Request:
         self._query = parse_qs(query, keep_blank_values=True)
 
     def header(self, name: str) -> Optional[str]:
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
         return self.environ.get(key)
 
     @property
@@ -147,6 +147,19 @@ class Request:
                 return
             if remaining is not None:
                 remaining -= len(chunk)
+
+
+# Header name -> environ key, for the few names handlers ask for; bounded all the same.
+_ENVIRON_KEYS: Dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = name.upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = "HTTP_" + key
+    if len(_ENVIRON_KEYS) < 256:
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 def _read(stream: Any, size: int) -> bytes:

@@ -179,7 +179,7 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     media_type, digest, size = value.get("mediaType"), value.get("digest"), value.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise _invalid(f"{where}.mediaType must be a non-empty string")
-    if not _MEDIA_TYPE.fullmatch(media_type):
+    if not _is_media_type(media_type):
         raise _invalid(f"{where}.mediaType {media_type!r} is not a media type as RFC 6838 names them")
     if not isinstance(digest, str) or not digests.looks_like_digest(digest):
         raise _invalid(f"{where}.digest is not a valid digest: {digest!r}")
@@ -231,9 +231,23 @@ def _optional_string(document: Dict[str, Any], key: str) -> Optional[str]:
     value = document.get(key)
     if value is not None and not isinstance(value, str):
         raise _invalid(f"{key} must be a string")
-    if key == "artifactType" and value and not _MEDIA_TYPE.fullmatch(value):
+    if key == "artifactType" and value and not _is_media_type(value):
         raise _invalid(f"artifactType {value!r} is not a media type as RFC 6838 names them")
     return value or None
+
+
+# Verdicts on media types seen: a registry meets a handful, in every descriptor of every push.
+# Bounded, so a client inventing types cannot grow it.
+_MEDIA_TYPE_VERDICTS: Dict[str, bool] = {}
+
+
+def _is_media_type(value: str) -> bool:
+    verdict = _MEDIA_TYPE_VERDICTS.get(value)
+    if verdict is None:
+        verdict = _MEDIA_TYPE.fullmatch(value) is not None
+        if len(_MEDIA_TYPE_VERDICTS) < 1024:
+            _MEDIA_TYPE_VERDICTS[value] = verdict
+    return verdict
 
 
 def _invalid(detail: str) -> RegistryError:
