@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Set
 
 if TYPE_CHECKING:
-    from .server import _Connection
+    from .http_connection import Connection
 
 NEVER = math.inf
 _REFUSAL_BODY = (b'{"errors":[{"code":"UNAVAILABLE","message":"service unavailable",'
@@ -73,7 +73,7 @@ class ConnectionTable:
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
-        self._open: Set[_Connection] = set()
+        self._open: Set[Connection] = set()
         self._lock = threading.Lock()
         self._closing = 0  # connections hung up on whose threads have not ended yet
         self.refused = 0  # clients turned away because every connection was busy
@@ -83,11 +83,11 @@ class ConnectionTable:
     def __len__(self) -> int:
         return len(self._open)
 
-    def snapshot(self) -> List[_Connection]:
+    def snapshot(self) -> List[Connection]:
         with self._lock:
             return list(self._open)
 
-    def admit(self, connection: _Connection) -> bool:
+    def admit(self, connection: Connection) -> bool:
         """Take a new connection in, closing the longest-waiting idle one at the bound; False if full."""
         bound = self.limits.max_connections
         with self._lock:
@@ -104,7 +104,7 @@ class ConnectionTable:
             self._open.add(connection)
         return True
 
-    def forget(self, connection: _Connection) -> None:
+    def forget(self, connection: Connection) -> None:
         with self._lock:
             if connection in self._open:
                 self._open.discard(connection)
@@ -139,7 +139,7 @@ class ConnectionTable:
             sock.close()
 
 
-def hang_up(connection: _Connection) -> None:
+def hang_up(connection: Connection) -> None:
     """Shut a connection's socket so its thread's blocked read ends (TLS sockets too)."""
     try:
         socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)

@@ -10,7 +10,7 @@ from typing import Any, Tuple
 
 import pytest
 
-from mockreg.server import _BadRequest, _Connection
+from mockreg.http_connection import BadRequest, Connection
 
 HEADS = [
     b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -38,7 +38,7 @@ HEADS = [
 
 
 def connection(data: bytes) -> Any:
-    conn = object.__new__(_Connection)
+    conn = object.__new__(Connection)
     conn.rfile = io.BufferedReader(io.BytesIO(data), 65536)  # type: ignore[attr-defined]
     conn.base = {"wsgi.url_scheme": "http"}  # type: ignore[attr-defined]
     conn.close = False
@@ -56,7 +56,7 @@ def fast(data: bytes) -> Any:
     conn = connection(data)
     try:
         parsed = conn._parse_buffered(conn.rfile.peek(1))
-    except _BadRequest as bad:
+    except BadRequest as bad:
         return "refused", bad.status, str(bad)
     return None if parsed is None else outcome(parsed, conn)
 
@@ -65,7 +65,7 @@ def slow(data: bytes) -> Any:
     conn = connection(data)
     try:
         return outcome(conn._environ(*conn._parse(conn.rfile.readline(65537))), conn)
-    except _BadRequest as bad:
+    except BadRequest as bad:
         return "refused", bad.status, str(bad)
 
 
