@@ -138,13 +138,7 @@ def start_crane(binary: str) -> ServerProcess:
     port = free_port()
     process = subprocess.Popen([binary, "registry", "serve", "--address", f"127.0.0.1:{port}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = ServerProcess("ggcr", process, f"127.0.0.1:{port}")
-    try:
-        wait_for_200(server.host_port, timeout=30, process=process)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return _when_ready(ServerProcess("ggcr", process, f"127.0.0.1:{port}"))
 
 
 def peer_version(binary: str) -> str:
@@ -172,9 +166,13 @@ def start_peer(binary: str) -> ServerProcess:
         f"http:\n  addr: 127.0.0.1:{port}\n")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, cwd=workdir.name)
-    server = ServerProcess("peer", process, f"127.0.0.1:{port}", workdir)
+    return _when_ready(ServerProcess("peer", process, f"127.0.0.1:{port}", workdir))
+
+
+def _when_ready(server: ServerProcess) -> ServerProcess:
+    """`server` once GET /v2/ answers 200; stopped, and the failure raised, if it never does."""
     try:
-        wait_for_200(server.host_port, timeout=30, process=process)
+        wait_for_200(server.host_port, timeout=30, process=server.process)
     except BaseException:
         server.stop()
         raise

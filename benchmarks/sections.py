@@ -285,8 +285,11 @@ class Benchmark:
         hashed = time.perf_counter()
         digest = wire.digest_of(blob)
         sha_rate = len(blob) / (time.perf_counter() - hashed) / MB
-        idle = server.memory("VmRSS")
+        # The peak is reset first, then the idle figure read: memory the server frees in between
+        # (the previous push's, released late) then lowers neither, so peak - idle cannot go
+        # below zero the way it could when idle was read before a reset that followed a release.
         peak_known = server.reset_peak_memory()
+        idle = server.memory("VmRSS")
         if mode == "mono":
             transfer = bigblobs.push_monolithic(server.host_port, "bench/big", memoryview(blob), digest,
                                                 self.plan.upload_cap)

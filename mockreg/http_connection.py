@@ -55,6 +55,9 @@ class _SocketReader(io.RawIOBase):
 
 
 class BadRequest(Exception):
+    """A request refused on its head alone: answered with `status` and a plain-text reason, then
+    the connection is closed."""
+
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
         self.status = status

@@ -383,7 +383,6 @@ class Store:
                     self._tag(repo, tag, digest)
 
 
-
 class HeldUpload:
     """`with HeldUpload(session) as session:` holds the upload's lock; BLOB_UPLOAD_UNKNOWN if it
     was finished or cancelled meanwhile. A class rather than a @contextmanager generator: every
