@@ -152,8 +152,8 @@ class Benchmark:
     # -- 3. push workflow ----------------------------------------------------------------
     def push_workflow(self) -> List[Row]:
         """The workflow of an independent side-by-side run, against ggcr's in-memory registry too
-        when `crane` is installed: its figures fill the third column, and mockreg's targets are
-        ggcr's rate and CPU measured in the same repetitions."""
+        when `crane` is installed: its figures fill the floor / limit column, and mockreg's targets
+        are ggcr's rate and CPU measured in the same repetitions."""
         servers = self.servers(*([self.ggcr] if self.ggcr else []))
         keys = {server.name: self.declare(f"{server.name}.push.images",
                                           "push small images (config + 2 × 4 KiB layers, HEAD/POST/PUT each, "
@@ -169,9 +169,9 @@ class Benchmark:
                 self.results.add(keys[server.name], rate)
                 self.results.add(cpu[server.name], 1e3 * (seconds or 0.0))
         m, p, g = keys["mockreg"], keys.get("peer"), keys.get("ggcr")
-        c, pc, gc = cpu["mockreg"], cpu.get("peer"), cpu.get("ggcr")
+        c, p_cpu, g_cpu = cpu["mockreg"], cpu.get("peer"), cpu.get("ggcr")
         return [Row(m, p, g, ratios=_vs_ggcr(m, g, ">= 1") + _vs_peer(m, p)),
-                Row(c, pc, gc, ratios=_vs_ggcr(c, gc, "<= 1") + _vs_peer(c, pc))]
+                Row(c, p_cpu, g_cpu, ratios=_vs_ggcr(c, g_cpu, "<= 1") + _vs_peer(c, p_cpu))]
 
     # -- 4. big blobs --------------------------------------------------------------------
     def big_blobs(self) -> List[Row]:
