@@ -9,7 +9,6 @@ and checks for existing ones with HEAD first.
 
 from __future__ import annotations
 
-import base64
 import re
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
@@ -18,6 +17,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from . import digest as digests
 from .blobdata import BlobBytes, window
 from .manifests import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
+from .upstream_auth import basic_authorization, scopes_to_ask, token_in, token_query
 
 MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
@@ -73,7 +73,7 @@ class RemoteRegistry:
 
         headers = dict(kwargs.get("headers") or {})
         if self._basic and self._credentials:
-            headers["Authorization"] = _basic_header(self._credentials)
+            headers["Authorization"] = basic_authorization(self._credentials)
         elif scope in self._tokens or (self._bearer is not None and self._fetch_token(scope)):
             headers["Authorization"] = f"Bearer {self._tokens[scope]}"
         body = kwargs.get("data")
@@ -108,21 +108,18 @@ class RemoteRegistry:
             if "realm" not in params:
                 raise RemoteError(f"{self.url} sent a Bearer challenge without a realm: {challenge}")
             self._bearer = {"realm": params["realm"], "service": params.get("service", "")}
-            wanted = " ".join(dict.fromkeys((scope + " " + params.get("scope", "")).split()))
             self._tokens.pop(scope, None)
-            return self._fetch_token(scope, wanted)
+            return self._fetch_token(scope, scopes_to_ask(scope, params))
         return False
 
     def _fetch_token(self, scope: str, wanted: Optional[str] = None) -> bool:
         import requests
 
         assert self._bearer is not None
-        query = [("service", self._bearer["service"])] if self._bearer["service"] else []
-        query += [("scope", item) for item in (wanted or scope).split()]
         auth = self._credentials
         try:
-            response = self._session.get(self._bearer["realm"], params=query, auth=auth, timeout=self._timeout,
-                                         verify=self._verify)
+            response = self._session.get(self._bearer["realm"], params=token_query(self._bearer, wanted or scope),
+                                         auth=auth, timeout=self._timeout, verify=self._verify)
         except requests.exceptions.RequestException as exc:
             raise RemoteError(f"token endpoint {self._bearer['realm']}: {_reason(exc)}") from None
         if response.status_code in (401, 403):
@@ -130,11 +127,10 @@ class RemoteRegistry:
             raise RemoteError(f"token endpoint {self._bearer['realm']} refused {who}: {_describe(response)}")
         if response.status_code != 200:
             raise RemoteError(f"token endpoint {self._bearer['realm']}: {_describe(response)}")
-        try:
-            answer = response.json()
-            self._tokens[scope] = answer.get("token") or answer["access_token"]
-        except (ValueError, KeyError, AttributeError):
-            raise RemoteError(f"token endpoint {self._bearer['realm']} answered without a token") from None
+        token = token_in(response)
+        if token is None:
+            raise RemoteError(f"token endpoint {self._bearer['realm']} answered without a token")
+        self._tokens[scope] = token
         return True
 
     # -- the distribution API --------------------------------------------------------------
@@ -233,10 +229,6 @@ def _push(repository: str) -> str:
 
 def _with_query(url: str, **params: str) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
-
-
-def _basic_header(credentials: Tuple[str, str]) -> str:
-    return "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
 
 
 class _Body:

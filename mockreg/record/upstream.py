@@ -8,7 +8,6 @@ fetched from the challenge's realm with those credentials), or the given token a
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ..challenges import parse_challenge
 from ..remote import _reason
+from ..upstream_auth import basic_authorization, scopes_to_ask, token_in, token_query
 
 if TYPE_CHECKING:
     import requests
@@ -95,7 +95,7 @@ class Upstream:
         if self._token is not None:
             return [("Authorization", f"Bearer {self._token}")]
         if scheme == "basic" and self._credentials is not None:
-            return [("Authorization", _basic(self._credentials))]
+            return [("Authorization", basic_authorization(self._credentials))]
         if scheme == "bearer":
             token = self._tokens.get(scope) or self._fetch_token(scope)
             return [("Authorization", f"Bearer {token}")] if token else []
@@ -117,27 +117,19 @@ class Upstream:
             self._scheme = "bearer"
             self._bearer = {"realm": params["realm"], "service": params.get("service", "")}
             self._tokens.pop(scope, None)
-        wanted = " ".join(dict.fromkeys(f"{scope} {params.get('scope', '')}".split()))
-        return self._fetch_token(scope, wanted) is not None
+        return self._fetch_token(scope, scopes_to_ask(scope, params)) is not None
 
     def _fetch_token(self, scope: str, wanted: Optional[str] = None) -> Optional[str]:
         if not self._bearer:
             return None
-        query = [("service", self._bearer["service"])] if self._bearer["service"] else []
-        query += [("scope", item) for item in (wanted or scope).split()]
-        auth = self._credentials
         import requests
 
         try:
-            answer = self._session.get(self._bearer["realm"], params=query, auth=auth, timeout=self._timeout,
-                                       verify=self._verify)
+            answer = self._session.get(self._bearer["realm"], params=token_query(self._bearer, wanted or scope),
+                                       auth=self._credentials, timeout=self._timeout, verify=self._verify)
         except requests.exceptions.RequestException as exc:
             raise UpstreamError(f"token endpoint {self._bearer['realm'].split('?', 1)[0]}: {reason(exc)}") from None
-        try:
-            document = answer.json() if answer.status_code == 200 else {}
-            token = document.get("token") or document.get("access_token")
-        except (ValueError, AttributeError):
-            token = None
+        token = token_in(answer) if answer.status_code == 200 else None
         if token:
             self._tokens[scope] = token
         return token
@@ -151,10 +143,6 @@ def reason(exc: BaseException) -> str:
     `X-Amz-Signature`, tokens may ride in `?access_token=`) are cut from any URL the error quotes."""
     text = _reason(exc) if isinstance(exc, Exception) else str(exc)
     return re.sub(r"\?[^\s'\")]*", "?…", text)
-
-
-def _basic(credentials: Tuple[str, str]) -> str:
-    return "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
 
 
 def _origin(url: str) -> str:
