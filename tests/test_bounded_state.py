@@ -9,6 +9,7 @@ import threading
 import tracemalloc
 from typing import List
 
+from socket_support import read_to_end
 from werkzeug.test import Client
 
 from mockreg import Registry
@@ -29,12 +30,7 @@ def _get_from(address: str, port: int) -> bytes:
         sock.bind((address, 0))
         sock.connect(("127.0.0.1", port))
         sock.sendall(b"GET /v2/ HTTP/1.1\r\nHost: mockreg\r\nConnection: close\r\n\r\n")
-        answer = b""
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                return answer
-            answer += data
+        return read_to_end(sock)
 
 
 def test_ten_thousand_clients_keep_at_most_rate_limit_windows_windows():
